@@ -1,7 +1,3 @@
-import keras
-from keras import layers
-
-
 def build_cnn(input_shape, num_classes):
     """A small conv net for images of any size >= 8 x 8 with 1 or 3 channels.
 
@@ -10,6 +6,10 @@ def build_cnn(input_shape, num_classes):
     global seed: call `keras.utils.set_random_seed(seed)` before building to get the same
     weights every time, so optimizers compared on it start from the same point.
     """
+    # Imported here, not at the top: `import models` stays cheap for the CLI's --help.
+    import keras
+    from keras import layers
+
     height, width, channels = input_shape
     if min(height, width) < 8 or channels not in (1, 3):
         raise ValueError(

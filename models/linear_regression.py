@@ -1,6 +1,3 @@
-import keras
-
-
 def build_linear_regression():
     """The article's model, `y = w1 * x1 + w2 * x2`: one Dense unit, no bias.
 
@@ -8,6 +5,8 @@ def build_linear_regression():
     begins its walk down the hill from the same point and the first step can be checked
     against the article's numbers. Trained with mean squared error.
     """
+    import keras  # here, not at the top: `import models` stays cheap for the CLI's --help
+
     return keras.Sequential(
         [
             keras.Input(shape=(2,)),

@@ -1,0 +1,1 @@
+"""What a comparison leaves behind: the summary table and files, and the figures."""
