@@ -140,6 +140,8 @@ def main(argv=None):
         check_logdir_writable(args.logdir)
     except RunFolderError as error:
         fail(error)
+    if args.dataset not in DATASETS and not os.path.isfile(args.dataset):
+        fail(f"--dataset {args.dataset!r}: not one of {', '.join(DATASETS)}, and no such .npz file")
     if args.run_name and os.path.exists(os.path.join(args.logdir, args.run_name)) and not args.overwrite:
         fail(f"run folder {os.path.join(args.logdir, args.run_name)} already exists; "
              "choose another --run-name or pass --overwrite to replace it")

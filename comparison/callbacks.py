@@ -39,8 +39,10 @@ class MetricsLog(keras.callbacks.Callback):
     def scalar(self, split, name, value, step):
         if split not in self._writers:
             self._writers[split] = tf.summary.create_file_writer(os.path.join(self.session_dir, split))
-        with self._writers[split].as_default():
-            tf.summary.scalar(f"{self.model_name}/{name}", value, step=step)
+        with self._writers[split].as_default(), np.errstate(over="ignore"):
+            # Scalars are float32 in TensorBoard; a diverging loss past its range is logged
+            # as inf rather than refused.
+            tf.summary.scalar(f"{self.model_name}/{name}", np.float32(value), step=step)
 
     def record(self, epoch, metrics):
         """Records {"loss": ..., "val_loss": ...} for a 1-based epoch, and the learning rate."""
@@ -89,7 +91,8 @@ class WeightPathRecorder(keras.callbacks.Callback):
 
     def _loss(self, w, key):
         x, y = self.data[key]
-        return float(np.mean((x @ w - y) ** 2))
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
+            return float(np.mean((x @ w - y) ** 2))
 
     def _record_step(self):
         w = np.asarray(self.model.get_weights()[0], "float64")

@@ -103,7 +103,7 @@ def train_one(model_name, optimizer_name, learning_rate, hyperparameters, split,
         path = WeightPathRecorder(split, steps_per_epoch, log)
         callbacks.append(path)
         fit_args = dict(x=batch_stream(split, epochs, batch_size, seed), epochs=1,
-                        steps_per_epoch=epochs * steps_per_epoch)
+                        steps_per_epoch=epochs * steps_per_epoch, shuffle=False)
     else:
         path = None
         fit_args = dict(x=split.x_train, y=split.y_train, batch_size=batch_size, epochs=epochs,
@@ -120,8 +120,10 @@ def train_one(model_name, optimizer_name, learning_rate, hyperparameters, split,
         log.close()
     seconds = time.perf_counter() - start
 
-    losses = log.history.get("loss", []) + log.history.get("val_loss", []) + (path.losses if path else [])
-    if status == "ok" and not all(math.isfinite(v) for v in losses):
+    # Only TerminateOnNaN and the path recorder stop training, both on a non-finite loss
+    # (the model's float32 loss, or the exact one); a non-finite validation loss counts too.
+    losses = log.history.get("loss", []) + log.history.get("val_loss", [])
+    if status == "ok" and (model.stop_training or not all(math.isfinite(v) for v in losses)):
         status = "diverged"
     return RunResult(
         model=model_name,
