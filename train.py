@@ -25,9 +25,9 @@ from models import MODELS
 # keys are the optimizer names the CLI accepts (a test checks they match `OPTIMIZERS`).
 LEARNING_RATES = {
     "linear": {"sgd": 0.1, "momentum": 0.1, "rmsprop": 0.1, "adam": 0.1},
-    "cnn": {"sgd": 0.1, "momentum": 0.5, "rmsprop": 1e-3, "adam": 2e-3},
+    "cnn": {"sgd": 0.1, "momentum": 0.5, "rmsprop": 2e-3, "adam": 5e-3},
 }
-EPOCHS = {"linear": 200, "cnn": 3}
+EPOCHS = {"linear": 200, "cnn": 10}
 BATCH_SIZE = {"linear": None, "cnn": 128}  # None: the whole training set, the article's gradient
 QUICK = {"epochs": {"linear": 50, "cnn": 1}, "train_samples": 2048, "test_samples": 512}
 SEED = 42  # the article's np.random.seed(42)

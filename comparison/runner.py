@@ -85,11 +85,12 @@ def train_one(model_name, optimizer_name, learning_rate, hyperparameters, split,
     keras.utils.set_random_seed(seed)
     num_classes = int(split.y_train.max()) + 1 if entry.metrics else 1
     model = entry.build(split.x_train.shape[1:], num_classes)
-    model.compile(
-        optimizer=build_optimizer(optimizer_name, learning_rate, hyperparameters),
-        loss=entry.loss,
-        metrics=list(entry.metrics),
-    )
+    optimizer = build_optimizer(optimizer_name, learning_rate, hyperparameters)
+    model.compile(optimizer=optimizer, loss=entry.loss, metrics=list(entry.metrics))
+    # HParams shows every hyperparameter the rule ran with, defaults included.
+    config = optimizer.get_config()
+    run_hyperparameters = {**{k: config[k] for k in optimizer_hyperparameters(optimizer_name, config)
+                              if k != "learning_rate"}, **run_hyperparameters}
 
     os.makedirs(session_dir)
     log = MetricsLog(session_dir, model_name, run_hyperparameters, from_keras_logs=not entry.records_path)
