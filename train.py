@@ -49,7 +49,8 @@ def _number(kind, low=None, high=None, low_inclusive=True):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__ == 'int' and 'whole ' or ''}number, got {text!r}")
+            noun = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}")
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
         too_low = low is not None and (value < low if low_inclusive else value <= low)
@@ -161,6 +162,12 @@ def main(argv=None):
     from comparison.runner import optimizer_hyperparameters, train_one
     from data import DatasetError
     from reporting.report import write_report
+
+    ignored = [k for k, v in hyperparameters.items()
+               if v is not None and not any(optimizer_hyperparameters(o, {k: v}) for o in args.opt)]
+    if ignored:
+        flags = ["--no-bias-correction" if k == "bias_correction" else "--" + k.replace("_", "-") for k in ignored]
+        print(f"Note: {', '.join(flags)} applies to none of {', '.join(args.opt)}; ignored")
 
     if args.mixed_precision:
         if device.startswith("CPU"):

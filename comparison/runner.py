@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from comparison.callbacks import MetricsLog, WeightPathRecorder
 from models import MODELS
@@ -47,21 +48,8 @@ def optimizer_hyperparameters(optimizer_name, given):
     return {k: v for k, v in given.items() if v is not None and k in accepted}
 
 
-def default_learning_rate(model_name, optimizer_name):
-    learning_rates = MODELS[model_name].learning_rates
-    if optimizer_name in learning_rates:
-        return learning_rates[optimizer_name]
-    return inspect.signature(OPTIMIZERS[optimizer_name].__init__).parameters["learning_rate"].default
-
-
-def build_optimizer(optimizer_name, learning_rate, hyperparameters):
-    return OPTIMIZERS[optimizer_name](learning_rate=learning_rate, **hyperparameters)
-
-
 def batch_stream(split, epochs, batch_size, seed):
     """All epochs' batches as one dataset: a fresh seeded permutation each epoch."""
-    import tensorflow as tf
-
     n = len(split.x_train)
     rng = np.random.default_rng(seed)
     order = np.stack([rng.permutation(n) for _ in range(epochs)])
@@ -85,7 +73,7 @@ def train_one(model_name, optimizer_name, learning_rate, hyperparameters, split,
     keras.utils.set_random_seed(seed)
     num_classes = int(split.y_train.max()) + 1 if entry.metrics else 1
     model = entry.build(split.x_train.shape[1:], num_classes)
-    optimizer = build_optimizer(optimizer_name, learning_rate, hyperparameters)
+    optimizer = OPTIMIZERS[optimizer_name](learning_rate=learning_rate, **hyperparameters)
     model.compile(optimizer=optimizer, loss=entry.loss, metrics=list(entry.metrics))
     # HParams shows every hyperparameter the rule ran with, defaults included.
     config = optimizer.get_config()

@@ -178,6 +178,14 @@ def test_second_invocation_lands_beside_the_first_and_repeats_its_numbers(all_qu
             assert second[(model, "rmsprop")][key] == first[(model, "rmsprop")][key]
 
 
+def test_hyperparameter_for_another_optimizer_is_reported(tmp_path):
+    result = train("--opt", "adam", "--model", "linear", "--rho", "0.5", "--beta-1", "0.8", "--quick",
+                   logdir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Note: --rho applies to none of adam; ignored" in result.stdout
+    assert "beta_1 0.8" in result.stdout  # the one that applies is used, and shown
+
+
 def test_divergence_is_marked_and_the_others_still_run(tmp_path):
     result = train("--opt", "sgd", "adam", "--model", "linear", "--lr", "1e6", "--quick", logdir=tmp_path)
     assert result.returncode == 0, result.stderr
