@@ -261,25 +261,28 @@ def test_existing_run_name_is_refused_unless_overwrite(tmp_path):
 
 
 def test_ctrl_c_flushes_events_and_prints_partial_summary(tmp_path):
+    stderr_file = (tmp_path / "stderr.txt").open("w+b")
     process = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "train.py"), "--model", "cnn", "--epochs", "100",
          "--opt", "sgd", "adam", "--quick", "--logdir", str(tmp_path)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr_file,
     )
-    output = bytearray()
+    output = bytearray()  # the reader thread is stdout's only reader
     reader = threading.Thread(target=lambda: [output.extend(c) for c in iter(lambda: process.stdout.read(1), b"")])
     reader.start()
     deadline = time.monotonic() + 300
     while output.count(b"val_loss") < 2 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)  # wait for two finished epochs, so there is something to flush
     process.send_signal(signal.SIGINT)
-    stderr = process.communicate(timeout=120)[1].decode()
+    process.wait(timeout=120)
     reader.join()
     stdout = output.decode(errors="replace")
+    stderr_file.seek(0)
+    stderr = stderr_file.read().decode()
 
     assert process.returncode == 130
     assert "Interrupted" in stderr and "Traceback" not in stderr
-    run_dir = run_folders(tmp_path)[0]
+    (run_dir,) = run_folders(tmp_path)
     summary = read_summary(run_dir)
     assert summary[("cnn", "sgd")]["status"] == "interrupted"
     assert ("cnn", "adam") not in summary  # the run stopped; it did not go on to the next
