@@ -181,7 +181,7 @@ def main(argv=None):
         fail(error)
     print(f"Run folder: {run_dir}")
 
-    results = []
+    results, interrupted = [], False
     try:
         for model_name in args.model:
             epochs = args.epochs or (QUICK["epochs"] if args.quick else EPOCHS)[model_name]
@@ -196,7 +196,7 @@ def main(argv=None):
                     epochs=epochs, batch_size=batch_size, seed=args.seed,
                     session_dir=os.path.join(run_dir, model_name, optimizer_name),
                     run_hyperparameters={"model": model_name, "optimizer": optimizer_name,
-                                         "learning_rate": learning_rate, **own, "epochs": epochs,
+                                         "learning_rate": learning_rate, "epochs": epochs,
                                          "batch_size": batch_size, "seed": args.seed,
                                          "dataset": args.dataset if model_name == "cnn" else "regression"},
                 )
@@ -206,11 +206,12 @@ def main(argv=None):
                 if result.status == "interrupted":
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
+        interrupted = True
         print("\nInterrupted: event files flushed; summary of what ran so far:", file=sys.stderr)
-        write_report(results, splits, run_dir)
-        return 130
 
     write_report(results, splits, run_dir)
+    if interrupted:
+        return 130
     print(f"\nOpen TensorBoard: tensorboard --logdir {shlex.quote(args.logdir)}")
     return 0
 
