@@ -1,110 +1,189 @@
-"""Keras callbacks that write the comparison's TensorBoard logs.
+"""What a trial writes for TensorBoard, and the callbacks that watch it train.
 
 Layout, for one invocation's run folder RUN:
 
-    RUN/<model>/<optimizer>/train/       <model>/loss, <model>/accuracy, <model>/learning_rate,
-                                         and for the linear model <model>/loss_per_step
-    RUN/<model>/<optimizer>/validation/  <model>/loss, <model>/accuracy
-    RUN/<model>/<optimizer>/             the HParams session: this run's hyperparameters
+    RUN/<model>/<optimizer>/lr=<lr>,seed=<seed>/   one event file per trial: its scalars,
+                                                   its HParams session and the experiment
+    RUN/                                           the figures, tagged figures/...
 
-TensorBoard draws one chart per tag and one line per folder, so each chart holds one
-model's metric with a line per optimizer (train and validation), and separate
-invocations under the same --logdir land side by side. Tags carry the model's name so
-no chart ever mixes the linear model's loss with the CNN's.
+One run per trial, so TensorBoard's run list holds no empty runs, every chart has one line
+per trial, and the run name reads model, optimizer, learning rate, seed. Tags carry the
+model's name (`linear/val_loss`, `cnn/train_accuracy`), so no chart mixes two models, and
+the split (`train_`, `val_`), so train and validation are different charts, told apart by
+their titles. Two-weight models log every step from step 0 (the start); the CNN every epoch.
 """
 
 import math
-import os
 
 import keras
 import numpy as np
-import tensorflow as tf
+from tensorboard.compat.proto import summary_pb2
 from tensorboard.plugins.hparams import api as hparams_api
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+
+from comparison.event_files import EventFile
+from models import MODELS
+from optimizers import OPTIMIZERS
+
+# A trial diverged when its loss is NaN or infinite, or above this many times its loss at
+# the start (for the CNN, the first batch's). A run that "trains" at loss 450 where it
+# started at 2.3 has blown up, even if the number is finite.
+DIVERGENCE_FACTOR = 100
+
+# HParams columns, in the order the dashboard should offer them. The dashboard shows the
+# first five and lists hyperparameters marked `differs` first (then by name), so the axes
+# a comparison varies are marked so: learning_rate, model, optimizer, seed.
+_COMPARED = ("model", "optimizer", "learning_rate", "seed")
+_HPARAMS = (
+    ("model", api_pb2.DATA_TYPE_STRING, tuple(MODELS)),
+    ("optimizer", api_pb2.DATA_TYPE_STRING, tuple(OPTIMIZERS)),
+    ("learning_rate", api_pb2.DATA_TYPE_FLOAT64, None),
+    ("seed", api_pb2.DATA_TYPE_FLOAT64, None),
+    ("momentum", api_pb2.DATA_TYPE_FLOAT64, None),
+    ("rho", api_pb2.DATA_TYPE_FLOAT64, None),
+    ("beta_1", api_pb2.DATA_TYPE_FLOAT64, None),
+    ("beta_2", api_pb2.DATA_TYPE_FLOAT64, None),
+    ("epsilon", api_pb2.DATA_TYPE_FLOAT64, None),
+    ("bias_correction", api_pb2.DATA_TYPE_BOOL, (True, False)),
+    ("epochs", api_pb2.DATA_TYPE_FLOAT64, None),
+    ("batch_size", api_pb2.DATA_TYPE_FLOAT64, None),
+    ("dataset", api_pb2.DATA_TYPE_STRING, None),
+    ("noise", api_pb2.DATA_TYPE_FLOAT64, None),
+)
 
 
-class MetricsLog(keras.callbacks.Callback):
-    """Per-epoch metrics to TensorBoard and to `history` (kept even if training is
-    interrupted). With `from_keras_logs`, each Keras epoch's logs are recorded; otherwise
-    another callback calls `record` (see `WeightPathRecorder`)."""
+def metric_tags():
+    """Every model's result metrics, validation first: the HParams dashboard shows five."""
+    first, rest = [], []
+    for model, entry in MODELS.items():
+        accuracy = ("accuracy",) if "accuracy" in entry.metrics else ()
+        if entry.has_validation:
+            first += [f"{model}/val_{m}" for m in ("loss",) + accuracy]
+            rest += [f"{model}/train_{m}" for m in ("loss",) + accuracy]
+        else:
+            first.append(f"{model}/train_loss")
+    return first + rest
 
-    def __init__(self, session_dir, model_name, hyperparameters, from_keras_logs=True):
+
+def experiment_summary():
+    """The HParams experiment: the same in every trial of every invocation, because the
+    dashboard reads it from whichever run it finds first."""
+    infos = []
+    for name, kind, domain in _HPARAMS:
+        info = api_pb2.HParamInfo(name=name, type=kind, differs=name in _COMPARED)
+        if domain is not None:
+            info.domain_discrete.extend(domain)
+        infos.append(info)
+    metrics = [
+        api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=tag.replace("_", " "))
+        for tag in metric_tags()
+    ]
+    content = plugin_data_pb2.HParamsPluginData(
+        experiment=api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics))
+    # What hparams_api.hparams_config writes, with the types and `differs` it cannot set.
+    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(
+        tag=metadata.EXPERIMENT_TAG, metadata=metadata.create_summary_metadata(content),
+        tensor=metadata.NULL_TENSOR,
+    )])
+
+
+class TrialLog(keras.callbacks.Callback):
+    """A trial's TensorBoard event file and its per-epoch history.
+
+    `history` maps "train_loss", "val_loss", "train_accuracy", "val_accuracy" to per-epoch
+    values (index 0 is epoch 1); it is kept even if training is interrupted. With
+    `from_keras_logs`, Keras's epoch logs are recorded; otherwise the path recorder calls
+    `record`.
+    """
+
+    def __init__(self, trial, folder, session_id, from_keras_logs=True):
         super().__init__()
-        self.session_dir = session_dir
-        self.model_name = model_name
-        self.hyperparameters = hyperparameters
+        self.trial = trial
+        self.session_id = session_id
         self.from_keras_logs = from_keras_logs
-        self.history = {}  # "loss", "val_loss", "accuracy", ... -> per-epoch values
-        self._writers = {}
+        self.history = {}
+        self._events = EventFile(folder)
 
-    def scalar(self, split, name, value, step):
-        if split not in self._writers:
-            self._writers[split] = tf.summary.create_file_writer(os.path.join(self.session_dir, split))
-        with self._writers[split].as_default(), np.errstate(over="ignore"):
-            # Scalars are float32 in TensorBoard; a diverging loss past its range is logged
-            # as inf rather than refused.
-            tf.summary.scalar(f"{self.model_name}/{name}", np.float32(value), step=step)
+    def scalar(self, name, value, step):
+        self._events.scalar(f"{self.trial.model}/{name}", value, step)
 
     def record(self, epoch, metrics):
-        """Records {"loss": ..., "val_loss": ...} for a 1-based epoch, and the learning rate."""
-        for key, value in metrics.items():
-            split, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
-            self.scalar(split, name, float(value), epoch)
-            self.history.setdefault(key, []).append(float(value))
-        learning_rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
-        self.scalar("train", "learning_rate", float(learning_rate), epoch)
+        """Records {"train_loss": ..., "val_loss": ...} for an epoch (0: the start, not kept
+        in `history`), and the learning rate."""
+        for name, value in metrics.items():
+            self.scalar(name, float(value), epoch)
+            if epoch > 0:
+                self.history.setdefault(name, []).append(float(value))
+        if epoch > 0:
+            learning_rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+            self.scalar("learning_rate", float(learning_rate), epoch)
 
     def on_train_begin(self, logs=None):
-        # The HParams session lives in the folder above train/ and validation/, so the
-        # dashboard finds this run's metrics under those two groups.
-        with tf.summary.create_file_writer(self.session_dir).as_default():
-            hparams_api.hparams(self.hyperparameters, trial_id=os.path.basename(self.session_dir))
+        self._events.summary(experiment_summary())
+        # The session's id is the run's own name, unique per invocation: sessions that share
+        # an id are merged and averaged by the dashboard.
+        self._events.summary(hparams_api.hparams_pb(self.trial.hparams(), trial_id=self.session_id))
 
     def on_epoch_end(self, epoch, logs=None):
         if self.from_keras_logs:
-            self.record(epoch + 1, {k: v for k, v in (logs or {}).items() if k != "learning_rate"})
+            names = {"loss": "train_loss", "accuracy": "train_accuracy",
+                     "val_loss": "val_loss", "val_accuracy": "val_accuracy"}
+            self.record(epoch + 1, {names[k]: v for k, v in (logs or {}).items() if k in names})
 
     def close(self):
-        """Flushes and closes the event files; called on normal end and on Ctrl-C alike."""
-        for writer in self._writers.values():
-            writer.close()
-        self._writers.clear()
+        """Flushes and closes the event file; called on normal end and on Ctrl-C alike."""
+        self._events.close()
 
 
-class WeightPathRecorder(keras.callbacks.Callback):
-    """For a model whose only weight is a short vector (the article's w1, w2): the path the
-    optimizer takes, and the loss after every step, computed exactly in float64 on all
-    the data whatever the batch size, so it is the height of the hill under the path.
+class DivergenceStop(keras.callbacks.Callback):
+    """Stops training when the batch loss is non-finite or DIVERGENCE_FACTOR times its start."""
 
-    Logs `<model>/loss_per_step` (step 0 is the start), and every `steps_per_epoch` steps
-    the epoch's train and validation loss through `metrics_log.record`.
+    def __init__(self):
+        super().__init__()
+        self.start = None
+        self.diverged = False
+
+    def check(self, loss):
+        if self.start is None:
+            self.start = loss
+        if not math.isfinite(loss) or (self.start > 0 and loss > DIVERGENCE_FACTOR * self.start):
+            self.diverged = True
+            self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if logs and "loss" in logs:
+            self.check(float(logs["loss"]))
+
+
+class PathRecorder(DivergenceStop):
+    """For a two-weight model: its weights after every step, and its exact losses there.
+
+    `exact_losses(w)` gives {"train_loss": ..., ["val_loss": ...]} at weights `w` (float64,
+    shape (2,)): for the linear model the mean squared error on all its data whatever the
+    batch size, for a surface its height without noise. So the logged loss is the height of
+    the hill under the path. Every `steps_per_epoch` steps an epoch is recorded through
+    `log.record`; divergence is judged on the exact training loss.
     """
 
-    def __init__(self, split, steps_per_epoch, metrics_log):
+    def __init__(self, exact_losses, steps_per_epoch, log):
         super().__init__()
-        self.data = {
-            "loss": (np.asarray(split.x_train, "float64"), np.asarray(split.y_train, "float64")),
-            "val_loss": (np.asarray(split.x_val, "float64"), np.asarray(split.y_val, "float64")),
-        }
+        self.exact_losses = exact_losses
         self.steps_per_epoch = steps_per_epoch
-        self.metrics_log = metrics_log
+        self.log = log
         self.path, self.losses = [], []
 
-    def _loss(self, w, key):
-        x, y = self.data[key]
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
-            return float(np.mean((x @ w - y) ** 2))
-
     def _record_step(self):
-        w = np.asarray(self.model.get_weights()[0], "float64")
+        w = np.asarray(self.model.trainable_weights[0].numpy(), "float64").ravel()
+        with np.errstate(all="ignore"):  # divergence is reported, not warned about
+            losses = self.exact_losses(w)
         step = len(self.path)
-        self.path.append(w.ravel())
-        self.losses.append(self._loss(w, "loss"))
-        self.metrics_log.scalar("train", "loss_per_step", self.losses[-1], step)
-        if step > 0 and step % self.steps_per_epoch == 0:
-            self.metrics_log.record(step // self.steps_per_epoch,
-                                    {"loss": self.losses[-1], "val_loss": self._loss(w, "val_loss")})
-        if not math.isfinite(self.losses[-1]):
-            self.model.stop_training = True
+        self.path.append(w)
+        self.losses.append(losses["train_loss"])
+        if step == 0 or step % self.steps_per_epoch == 0:
+            self.log.record(step // self.steps_per_epoch, losses)
+        elif self.steps_per_epoch > 1:
+            self.log.scalar("train_loss_per_step", losses["train_loss"], step)
+        self.check(losses["train_loss"])
 
     def on_train_begin(self, logs=None):
         self._record_step()

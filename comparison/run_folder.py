@@ -1,51 +1,270 @@
-"""One folder per invocation under the log directory, never reused silently."""
+"""One folder per invocation under the log directory, never reused or replaced silently.
 
+A run folder is this tool's when it holds `run.json` (what was asked: the trials, the
+study that records them, the command). Every process working in a run folder holds a
+shared lock on that file for as long as it runs, so `--overwrite` can tell a folder in use
+from a finished one, and never replaces a folder that is not this tool's.
+
+- A new run gets a new folder: `--run-name`, or the date and time (made with `mkdir`, so
+  two invocations never share one).
+- `--resume` continues the run in an existing folder, if it asked for the same trials, or
+  starts it there; processes started together agree on which one creates it.
+- `--overwrite` runs in a new folder beside the old one and swaps them only once the new
+  run has finished: a run that fails leaves the old one as it was.
+"""
+
+import errno
+import fcntl
+import json
 import os
 import shutil
+import sys
+import tempfile
 import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+MARKER = "run.json"
+# How long a process started beside another one waits for it to finish creating the folder.
+_CREATION_WAIT_SECONDS = 60
+# The deepest name a run writes below its folder: <model>/<optimizer>/lr=...,seed=.../ and
+# TensorBoard's event file name (host name and pid included).
+_DEEPEST_ENTRY = 64 + 160
 
 
 class RunFolderError(RuntimeError):
-    """The run folder cannot be created as asked."""
+    """The run folder cannot be created, resumed or replaced as asked."""
 
 
 def default_run_name():
-    return time.strftime("%Y-%m-%d_%H-%M-%S")
+    return time.strftime("%y%m%d-%H%M%S")
 
 
-def check_logdir_writable(logdir):
-    """Fails early, writing nothing, if `logdir` cannot be created or written to."""
-    existing = os.path.abspath(logdir)
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
-        raise RunFolderError(f"--logdir {logdir}: cannot create or write to it ({existing} is not a writable directory)")
+def check_output_path(logdir, run_name):
+    """Fails early, writing nothing, if a run folder could not be made there.
 
-
-def create_run_folder(logdir, run_name=None, overwrite=False):
-    """Creates and returns `logdir/run_name`.
-
-    An explicit `run_name` that exists is refused unless `overwrite`; without a name, a
-    timestamp is used, with a numeric suffix if two runs start in the same second.
+    Checked by trying (a temporary folder is made and removed next to where the log
+    directory will be), not by asking: `os.access` says yes to root for /proc.
     """
-    check_logdir_writable(logdir)
-    os.makedirs(logdir, exist_ok=True)
-    if run_name is not None:
-        path = os.path.join(logdir, run_name)
-        if os.path.exists(path):
-            if not overwrite:
-                raise RunFolderError(
-                    f"run folder {path} already exists; choose another --run-name or pass --overwrite to replace it"
-                )
-            shutil.rmtree(path)
-        os.mkdir(path)
-        return path
-    base = default_run_name()
-    for suffix in range(1000):
-        path = os.path.join(logdir, base if suffix == 0 else f"{base}-{suffix}")
+    if not logdir or not logdir.strip():
+        raise RunFolderError("--logdir is empty; give a folder, e.g. --logdir logs")
+    existing = os.path.abspath(logdir)
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise RunFolderError(f"--logdir {logdir}: {existing} is not a folder")
+    try:
+        probe = tempfile.mkdtemp(prefix=".train-probe-", dir=existing)
+    except OSError as error:
+        raise RunFolderError(f"--logdir {logdir}: cannot create folders in {existing} ({error.strerror})")
+    try:
+        name = run_name or default_run_name()
         try:
-            os.mkdir(path)  # atomic: two runs starting together cannot share a folder
-            return path
-        except FileExistsError:
-            continue
-    raise RunFolderError(f"could not find a free run folder name under {logdir}")
+            os.mkdir(os.path.join(probe, name))
+        except OSError as error:
+            raise RunFolderError(f"--run-name {name!r}: cannot be a folder name here ({error.strerror})")
+        deepest = len(os.fsencode(os.path.join(os.path.abspath(logdir), name))) + _DEEPEST_ENTRY
+        limit = os.pathconf(probe, "PC_PATH_MAX")
+        if deepest > limit:
+            raise RunFolderError(f"--logdir and --run-name make paths too long for this file system "
+                                 f"({deepest} > {limit} bytes); choose shorter ones")
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+
+
+@dataclass
+class RunFolder:
+    path: str  # where this process writes (for --overwrite, beside the old folder until the swap)
+    name: str  # the run's name under --logdir, once finished
+    study: str  # the Optuna study's name
+    created: bool  # this process made the folder: it creates the study and enqueues the trials
+    command: list
+    locks: list = field(default_factory=list)
+
+    def ready(self, plan):
+        """Marks the folder as this tool's (once its study is ready, if this process made it:
+        others started beside it wait for this file) and holds it as in use."""
+        if self.created:
+            marker = {"tool": "train.py", "version": 1, "study": self.study, "command": self.command, "plan": plan}
+            write_atomically(os.path.join(self.path, MARKER), lambda f: json.dump(marker, f, indent=1))
+        fd = _lock(self.path, exclusive=False)
+        if fd is None:
+            raise RunFolderError(f"run {self.path} is being replaced by another invocation (--overwrite)")
+        self.locks.append(fd)
+
+
+def write_atomically(path, write, mode="w", **open_args):
+    """Writes `path` with `write(file)` so that a reader never sees half of it, and an error
+    (a full disk, Ctrl-C) leaves the old file, if any, and no part of the new one."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, mode, **open_args) as f:
+            write(f)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+    return path
+
+
+# Errors that mean the run folder (or the study's database) cannot take more writes.
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
+
+
+def storage_problem(error):
+    """A one-line description if `error` (or an exception behind it) is the file system or
+    the study's database refusing writes (a full disk, a quota, a read-only mount); else None."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _NO_ROOM:
+            return f"{error.filename + ': ' if error.filename else ''}{os.strerror(error.errno)}"
+        text = str(error)
+        for words in ("database or disk is full", "disk I/O error", "readonly database"):
+            if words in text:
+                return f"the study's database: {words}"
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _read_marker(path, wait=False):
+    """run.json of the folder at `path`, or None if it is not this tool's.
+
+    With `wait`, a folder made in the last minute without one yet is given that minute:
+    another process started beside this one may be creating it.
+    """
+    marker_path = os.path.join(path, MARKER)
+    while True:
+        try:
+            with open(marker_path) as f:
+                marker = json.load(f)
+            return marker if isinstance(marker, dict) and marker.get("tool") == "train.py" else None
+        except FileNotFoundError:
+            young = time.time() - os.path.getmtime(path) < _CREATION_WAIT_SECONDS
+            if not (wait and young):
+                return None
+            time.sleep(0.2)
+        except (OSError, ValueError):
+            return None
+
+
+def _lock(path, exclusive):
+    """A lock on the folder's run.json, held until closed; None if another process has it."""
+    fd = os.open(os.path.join(path, MARKER), os.O_RDONLY)
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _first_difference(ours, theirs):
+    if len(ours) != len(theirs):
+        return f"{len(theirs)} trials there, {len(ours)} asked for now"
+    for a, b in zip(ours, theirs):
+        key = next((k for k in a if a.get(k) != b.get(k)), None)
+        if key:
+            return f"{b['model']}/{b['optimizer']} has {key}={b.get(key)!r} there, {a.get(key)!r} now"
+    return None
+
+
+def _new_study_name(name):
+    # Unique, so a study in a shared database (--storage) never mixes two runs of one name.
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def open_run_folder(logdir, run_name, plan, *, resume=False, overwrite=False):
+    """Creates, resumes or replaces the run folder; yields a RunFolder. See the module doc.
+
+    `plan` is the list of trial dicts this invocation asks for; a resumed folder must have
+    been started with the same. Raises RunFolderError, before writing anything, if the
+    folder cannot be used as asked.
+    """
+    command = [os.path.basename(sys.argv[0])] + sys.argv[1:]
+    plan = json.loads(json.dumps(plan))  # as run.json holds it: tuples become lists
+    target = os.path.join(logdir, run_name) if run_name else None
+    run = None
+    try:
+        if target and overwrite and os.path.lexists(target):
+            yield from _replace(target, run_name, command, plan)
+            return
+        os.makedirs(logdir, exist_ok=True)
+        if target and resume:
+            try:
+                os.mkdir(target)
+                run = RunFolder(target, run_name, _new_study_name(run_name), True, command)
+            except FileExistsError:
+                marker = _read_marker(target, wait=True)
+                if marker is None:
+                    raise RunFolderError(f"--resume: {target} was not made by train.py (it has no {MARKER})")
+                difference = _first_difference(plan, marker["plan"])
+                if difference:
+                    raise RunFolderError(f"--resume: run {target} was started with other options ({difference}); "
+                                         "give the same options, or another --run-name")
+                run = RunFolder(target, run_name, marker["study"], False, marker["command"])
+        elif target:
+            try:
+                os.mkdir(target)
+            except FileExistsError:
+                raise RunFolderError(f"run folder {target} already exists; choose another --run-name, "
+                                     "add --resume to continue it, or --overwrite to replace it") from None
+            run = RunFolder(target, run_name, _new_study_name(run_name), True, command)
+        else:
+            base = default_run_name()
+            for suffix in range(1000):
+                name = base if suffix == 0 else f"{base}-{suffix}"
+                try:
+                    os.mkdir(os.path.join(logdir, name))  # atomic: two runs cannot share a folder
+                    break
+                except FileExistsError:
+                    continue
+            else:
+                raise RunFolderError(f"could not find a free run folder name under {logdir}")
+            run = RunFolder(os.path.join(logdir, name), name, _new_study_name(name), True, command)
+        try:
+            yield run
+        except Exception:
+            if run.created and not run.locks:  # failed before it was ready: nothing in it is worth keeping
+                shutil.rmtree(run.path, ignore_errors=True)
+            raise
+    finally:
+        for fd in run.locks if run else ():
+            os.close(fd)
+
+
+def _replace(target, run_name, command, plan):
+    """--overwrite of an existing folder: run beside it, swap when the new run has finished."""
+    if _read_marker(target) is None:
+        raise RunFolderError(f"--overwrite: {target} was not made by train.py (it has no {MARKER}); "
+                             "not replacing it")
+    held = _lock(target, exclusive=True)
+    if held is None:
+        raise RunFolderError(f"--overwrite: run {target} is in use by another invocation; wait for it to finish")
+    staging = f"{target}.new-{os.getpid()}"
+    try:
+        os.mkdir(staging)
+        run = RunFolder(staging, run_name, _new_study_name(run_name), True, command)
+        try:
+            yield run
+        except KeyboardInterrupt:
+            print(f"The new run was interrupted: {target} is unchanged; what the new run finished is in "
+                  f"{staging}", file=sys.stderr)
+            raise
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        finally:
+            for fd in run.locks:
+                os.close(fd)
+            run.locks.clear()
+        replaced = f"{target}.replaced-{os.getpid()}"
+        os.rename(target, replaced)
+        os.rename(staging, target)
+        run.path = target
+        shutil.rmtree(replaced, ignore_errors=True)
+    finally:
+        os.close(held)

@@ -1,8 +1,7 @@
-"""Training one model with one optimizer, the same way for every optimizer."""
+"""Training one trial: one model, one optimizer, one learning rate, one seed."""
 
-import inspect
 import math
-import os
+import shutil
 import time
 from dataclasses import dataclass, field
 
@@ -10,118 +9,175 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from comparison.callbacks import MetricsLog, WeightPathRecorder
+from comparison.callbacks import DivergenceStop, PathRecorder, TrialLog
 from models import MODELS
+try:  # TEMPORARY
+    from models.surfaces import surface_heights
+except ModuleNotFoundError:
+    surface_heights = None
 from optimizers import OPTIMIZERS
 
-
-@dataclass
-class Split:
-    """A model's training and validation arrays."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
+METRICS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
 
 
 @dataclass
-class RunResult:
-    model: str
-    optimizer: str
-    learning_rate: float
+class TrialResult:
+    trial: object  # comparison.trials.Trial
+    status: str  # "ok", "diverged" or "interrupted"
     epochs: int  # epochs completed
     seconds: float
-    status: str  # "ok", "diverged" or "interrupted"
-    history: dict = field(default_factory=dict)  # metric name -> per-epoch values
-    path: np.ndarray | None = None  # (steps + 1, 2) weights, for the hill plot
-    path_losses: list | None = None
+    history: dict = field(default_factory=dict)  # METRICS -> per-epoch values, index 0 is epoch 1
+    path: np.ndarray | None = None  # two-weight models: (steps + 1, 2) weights, row 0 the start
+    path_losses: list | None = None  # the exact training loss at each row of `path`
 
     def final(self, metric):
         values = self.history.get(metric)
         return values[-1] if values else None
 
+    @property
+    def score(self):
+        """What a comparison ranks trials by: the final validation loss, or for a surface
+        (no data to hold out) its final height; infinite when the trial diverged."""
+        value = self.final("val_loss")
+        if value is None:
+            value = self.final("train_loss")
+        if self.status == "diverged" or value is None or not math.isfinite(value):
+            return math.inf
+        return value
 
-def optimizer_hyperparameters(optimizer_name, given):
-    """The subset of `given` (name -> value, None for unset) that this optimizer accepts."""
-    accepted = inspect.signature(OPTIMIZERS[optimizer_name].__init__).parameters
-    return {k: v for k, v in given.items() if v is not None and k in accepted}
+    def to_dict(self):
+        return {
+            "status": self.status, "epochs": self.epochs, "seconds": self.seconds, "history": self.history,
+            "path": None if self.path is None else self.path.tolist(), "path_losses": self.path_losses,
+        }
+
+    @classmethod
+    def from_dict(cls, trial, values):
+        path = values.get("path")
+        return cls(trial=trial, status=values["status"], epochs=values["epochs"], seconds=values["seconds"],
+                   history=values["history"], path=None if path is None else np.array(path, "float64"),
+                   path_losses=values.get("path_losses"))
 
 
 def batch_stream(split, epochs, batch_size, seed):
-    """All epochs' batches as one dataset: a fresh seeded permutation each epoch."""
+    """A two-weight model's steps: each epoch's batches in an order drawn from (seed, epoch).
+
+    Made lazily, so memory does not grow with `epochs`; a full batch is the data as it is.
+    """
     n = len(split.x_train)
-    rng = np.random.default_rng(seed)
-    order = np.stack([rng.permutation(n) for _ in range(epochs)])
     x, y = tf.constant(split.x_train, "float32"), tf.constant(split.y_train, "float32")
-    return (
-        tf.data.Dataset.from_tensor_slices(order)
-        .flat_map(lambda epoch: tf.data.Dataset.from_tensor_slices(epoch).batch(batch_size))
-        .map(lambda idx: (tf.gather(x, idx), tf.gather(y, idx)))
-    )
+    if batch_size >= n:
+        return tf.data.Dataset.from_tensors((x, y)).repeat(epochs)
+
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    return (tf.data.Dataset.range(epochs).flat_map(epoch_batches)
+            .map(lambda idx: (tf.gather(x, idx), tf.gather(y, idx))))
 
 
-def train_one(model_name, optimizer_name, learning_rate, hyperparameters, split, *,
-              epochs, batch_size, seed, session_dir, run_hyperparameters):
-    """Builds a fresh model from `seed`, trains it with one optimizer, logs to `session_dir`.
+def noise_stream(epochs, sigma, seed):
+    """A surface's steps: one noise vector per step, N(0, sigma**2) per coordinate, drawn
+    from (seed, step), so the gradient is the exact one plus that noise (zero if sigma is 0)."""
+    def step(index):
+        noise = tf.random.stateless_normal([1, 2], seed=tf.stack([tf.constant(seed, tf.int64), index]))
+        return sigma * noise, tf.zeros([1, 1])
+
+    return tf.data.Dataset.range(epochs).map(step)
+
+
+def _mean_squared_error(x, y):
+    x, y = np.asarray(x, "float64"), np.asarray(y, "float64")
+    return lambda w: float(np.mean((x @ w - y.ravel()) ** 2))
+
+
+# Two-weight models, compiled once per model, rule and hyperparameters: see compiled_model.
+_compiled = {}
+
+
+def compiled_model(trial, data):
+    """A compiled model with the trial's initial weights (built from its seed) and optimizer.
+
+    A two-weight trial is a few hundred microsecond steps, and tracing Keras's train step
+    would take as long as the training itself; so trials that differ only in learning rate
+    and seed reuse one compiled model (and its trace): its weights are set to those of a
+    model freshly built from the seed, the optimizer's state is zeroed and its learning
+    rate (a variable) set. The results are identical to a fresh model's (a test checks).
+    The CNN, whose trials take seconds and which has dropout state, is built fresh.
+    """
+    entry = MODELS[trial.model]
+    keras.utils.set_random_seed(trial.seed)
+    fresh = entry.build(data.input_shape, data.num_classes)
+    key = (trial.model, trial.optimizer, trial.hyperparameters, keras.config.dtype_policy().name)
+    model = _compiled.get(key) if entry.two_weight else None
+    if model is None:
+        optimizer = OPTIMIZERS[trial.optimizer](learning_rate=trial.learning_rate, **dict(trial.hyperparameters))
+        fresh.compile(optimizer=optimizer, loss=entry.loss, metrics=list(entry.metrics))
+        if entry.two_weight:
+            _compiled[key] = fresh
+        return fresh
+    model.set_weights(fresh.get_weights())
+    for variable in model.optimizer.variables:
+        variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
+    model.optimizer.learning_rate = trial.learning_rate
+    return model
+
+
+def train_trial(trial, data, folder, session_id, verbose=1):
+    """Builds a fresh model from the trial's seed, trains it with the trial's optimizer,
+    logs to `folder`; returns a TrialResult.
 
     Every optimizer gets the same initial weights and the same batches in the same order:
-    the global seed is reset before the model is built and before it is fitted.
-    A non-finite loss stops the run and marks it diverged; Ctrl-C marks it interrupted.
+    the global seed is reset before the model is built and before it is fitted. A diverging
+    loss stops the trial and marks it diverged; Ctrl-C marks it interrupted.
     """
-    entry = MODELS[model_name]
-    keras.utils.set_random_seed(seed)
-    num_classes = int(split.y_train.max()) + 1 if entry.metrics else 1
-    model = entry.build(split.x_train.shape[1:], num_classes)
-    optimizer = OPTIMIZERS[optimizer_name](learning_rate=learning_rate, **hyperparameters)
-    model.compile(optimizer=optimizer, loss=entry.loss, metrics=list(entry.metrics))
-    # HParams shows every hyperparameter the rule ran with, defaults included.
-    config = optimizer.get_config()
-    run_hyperparameters = {**{k: config[k] for k in optimizer_hyperparameters(optimizer_name, config)
-                              if k != "learning_rate"}, **run_hyperparameters}
+    entry = MODELS[trial.model]
+    split = data.split(trial.seed)
+    model = compiled_model(trial, data)
 
-    os.makedirs(session_dir)
-    log = MetricsLog(session_dir, model_name, run_hyperparameters, from_keras_logs=not entry.records_path)
-    callbacks = [log, keras.callbacks.TerminateOnNaN()]
-    if entry.records_path:
-        # A two-weight model's step takes microseconds; Keras's per-epoch overhead (and
-        # its per-epoch validation pass) would be 95% of the run. So the whole run is one
-        # Keras epoch over a stream of per-epoch shuffled batches, and the recorder
-        # computes each epoch's exact train and validation loss.
-        steps_per_epoch = math.ceil(len(split.x_train) / batch_size)
-        path = WeightPathRecorder(split, steps_per_epoch, log)
-        callbacks.append(path)
-        fit_args = dict(x=batch_stream(split, epochs, batch_size, seed), epochs=1,
-                        steps_per_epoch=epochs * steps_per_epoch, shuffle=False)
+    # The trial's folder is its own: what an interrupted earlier attempt left there goes, so
+    # TensorBoard shows the rerun once.
+    shutil.rmtree(folder, ignore_errors=True)
+    log = TrialLog(trial, folder, session_id, from_keras_logs=not entry.two_weight)
+    if entry.two_weight:
+        # A two-weight model's step takes microseconds; Keras's per-epoch overhead (and its
+        # per-epoch validation pass) would be most of the run. So the whole trial is one
+        # Keras epoch over a stream of steps, and the recorder computes each step's exact
+        # losses and logs every epoch.
+        if entry.surface is not None:
+            stream = noise_stream(trial.epochs, trial.noise, trial.seed)
+            steps_per_epoch = 1
+            exact = {"train_loss": lambda w: float(surface_heights(entry.surface, w))}
+        else:
+            stream = batch_stream(split, trial.epochs, trial.batch_size, trial.seed)
+            steps_per_epoch = math.ceil(len(split.x_train) / trial.batch_size)
+            exact = {"train_loss": _mean_squared_error(split.x_train, split.y_train),
+                     "val_loss": _mean_squared_error(split.x_val, split.y_val)}
+        watch = PathRecorder(lambda w: {k: f(w) for k, f in exact.items()}, steps_per_epoch, log)
+        fit_args = dict(x=stream, epochs=1, steps_per_epoch=trial.epochs * steps_per_epoch, shuffle=False,
+                        verbose=0)
     else:
-        path = None
-        fit_args = dict(x=split.x_train, y=split.y_train, batch_size=batch_size, epochs=epochs,
-                        validation_data=(split.x_val, split.y_val))
+        watch = DivergenceStop()
+        fit_args = dict(x=split.x_train, y=split.y_train, batch_size=trial.batch_size, epochs=trial.epochs,
+                        validation_data=(split.x_val, split.y_val), verbose=verbose)
 
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(trial.seed)
     status = "ok"
     start = time.perf_counter()
     try:
-        model.fit(**fit_args, callbacks=callbacks, verbose=1)
+        model.fit(**fit_args, callbacks=[log, watch])
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
         log.close()
     seconds = time.perf_counter() - start
 
-    # Only TerminateOnNaN and the path recorder stop training, both on a non-finite loss
-    # (the model's float32 loss, or the exact one); a non-finite validation loss counts too.
-    losses = log.history.get("loss", []) + log.history.get("val_loss", [])
-    if status == "ok" and (model.stop_training or not all(math.isfinite(v) for v in losses)):
+    history = log.history
+    if status == "ok" and (watch.diverged or not all(math.isfinite(v) for m in METRICS for v in history.get(m, []))):
         status = "diverged"
-    return RunResult(
-        model=model_name,
-        optimizer=optimizer_name,
-        learning_rate=learning_rate,
-        epochs=len(log.history.get("loss", [])),
-        seconds=seconds,
-        status=status,
-        history=log.history,
-        path=np.array(path.path) if path else None,
-        path_losses=path.losses if path else None,
+    return TrialResult(
+        trial=trial, status=status, epochs=len(history.get("train_loss", [])), seconds=seconds, history=history,
+        path=np.array(watch.path) if entry.two_weight else None,
+        path_losses=watch.losses if entry.two_weight else None,
     )

@@ -120,7 +120,17 @@ def _as_model_arrays(arrays, source):
             f"{source}: x_test images are {x_test.shape[1:]} but x_train images are "
             f"{x_train.shape[1:]}; both splits need the same image shape"
         )
-    num_classes = int(y_train.max()) + 1
+    # The CNN gets one output per class index up to the largest label: a stray huge label
+    # would build a huge, untrainable output layer, so every index must have examples.
+    present = np.unique(y_train)
+    num_classes = int(present[-1]) + 1
+    if len(present) != num_classes:
+        missing = int(np.flatnonzero(present != np.arange(len(present)))[0])
+        raise DatasetError(
+            f"{source}: y_train's labels go up to {num_classes - 1} but only {len(present)} "
+            f"distinct labels appear (none is {missing}); labels must be the class indices "
+            f"0..K-1 of K classes, each with training images"
+        )
     if y_test.max() >= num_classes:
         raise DatasetError(
             f"{source}: y_test has label {y_test.max()}, "

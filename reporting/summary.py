@@ -1,33 +1,129 @@
-"""The end-of-run summary: one row per model x optimizer, on the terminal and on disk."""
+"""From trial results to the comparison's tables: one row per trial, one per model and optimizer.
+
+A fair comparison (DeepOBS's protocol): each optimizer at its best learning rate, the one
+with the lowest mean final validation loss over its seeds (a surface, with no data to hold
+out, is scored by its final height; a diverged trial counts as infinitely bad), reported as
+the mean and spread over those seeds, with the epochs its mean curve needs to reach a
+target loss. The default target of a model is the worst of the optimizers' best mean
+final losses, so every optimizer's best setting reaches it.
+"""
 
 import csv
 import json
 import math
 import os
+import statistics
 
-COLUMNS = [
-    "model", "optimizer", "learning_rate", "train_loss", "val_loss",
-    "train_accuracy", "val_accuracy", "epochs", "seconds", "diverged", "status",
+from comparison.run_folder import write_atomically
+
+TRIAL_COLUMNS = [
+    "model", "optimizer", "learning_rate", "seed", "train_loss", "val_loss", "train_accuracy", "val_accuracy",
+    "epochs", "seconds", "status", "epochs_to_target", "run",
 ]
+SUMMARY_COLUMNS = [
+    "model", "optimizer", "learning_rate", "seeds", "train_loss", "val_loss", "val_loss_std", "train_accuracy",
+    "val_accuracy", "val_accuracy_std", "epochs", "seconds", "epochs_to_target", "diverged_trials",
+    "best_lr_at_grid_edge", "diverged", "status",
+]
+FINAL = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
 
 
-def summary_rows(results):
-    return [
-        {
-            "model": r.model,
-            "optimizer": r.optimizer,
-            "learning_rate": r.learning_rate,
-            "train_loss": r.final("loss"),
-            "val_loss": r.final("val_loss"),
-            "train_accuracy": r.final("accuracy"),
-            "val_accuracy": r.final("val_accuracy"),
-            "epochs": r.epochs,
-            "seconds": round(r.seconds, 2),
-            "diverged": r.status == "diverged",
-            "status": r.status,
-        }
-        for r in results
-    ]
+def score_curve(result):
+    """Per-epoch values of what the trial is ranked by (see TrialResult.score)."""
+    return result.history.get("val_loss") or result.history.get("train_loss") or []
+
+
+def first_epoch_at(curve, target):
+    """The 1-based epoch at which `curve` first reaches `target`, or None."""
+    if target is None:
+        return None
+    return next((epoch for epoch, value in enumerate(curve, 1) if value <= target), None)
+
+
+def mean_curve(results, metric):
+    """Per-epoch mean, min and max over `results` of `metric`, as far as all of them ran."""
+    curves = [r.history.get(metric) or [] for r in results]
+    length = min((len(c) for c in curves), default=0)
+    columns = [[c[i] for c in curves] for i in range(length)]
+    return ([statistics.fmean(v) for v in columns], [min(v) for v in columns], [max(v) for v in columns])
+
+
+class Comparison:
+    """The results of one run's trials, grouped the way the report needs them."""
+
+    def __init__(self, results, target_loss=None):
+        self.results = list(results)
+        self.models = list(dict.fromkeys(r.trial.model for r in self.results))
+        self.best = {}  # (model, optimizer) -> results at the best learning rate
+        self.diverged_trials = {}
+        self.edge = {}
+        for (model, optimizer), group in self._groups().items():
+            finished = [r for r in group if r.status != "interrupted"] or group
+            by_rate = {}
+            for r in finished:
+                by_rate.setdefault(r.trial.learning_rate, []).append(r)
+            mean = {rate: statistics.fmean(r.score for r in rs) if all(math.isfinite(r.score) for r in rs)
+                    else math.inf for rate, rs in by_rate.items()}
+            best_rate = min(by_rate, key=lambda rate: (mean[rate], rate))
+            self.best[model, optimizer] = sorted(by_rate[best_rate], key=lambda r: r.trial.seed)
+            self.diverged_trials[model, optimizer] = sum(r.status == "diverged" for r in group)
+            rates = sorted(by_rate)
+            self.edge[model, optimizer] = len(rates) > 1 and best_rate in (rates[0], rates[-1])
+        self.targets = {model: self._target(model, target_loss) for model in self.models}
+
+    def _groups(self):
+        groups = {}
+        for r in self.results:
+            groups.setdefault((r.trial.model, r.trial.optimizer), []).append(r)
+        return groups
+
+    def _target(self, model, override):
+        if override is not None:
+            return override
+        scores = [statistics.fmean(r.score for r in rs) for (m, _), rs in self.best.items() if m == model]
+        finite = [s for s in scores if math.isfinite(s)]
+        return max(finite) if finite else None
+
+    def trial_rows(self):
+        rows = []
+        for r in self.results:
+            rows.append({
+                "model": r.trial.model, "optimizer": r.trial.optimizer, "learning_rate": r.trial.learning_rate,
+                "seed": r.trial.seed, **{m: r.final(m) for m in FINAL}, "epochs": r.epochs,
+                "seconds": round(r.seconds, 3), "status": r.status,
+                "epochs_to_target": first_epoch_at(score_curve(r), self.targets[r.trial.model]),
+                "run": r.trial.name,
+            })
+        return rows
+
+    def summary_rows(self):
+        rows = []
+        for (model, optimizer), best in self.best.items():
+            def mean(metric):
+                values = [r.final(metric) for r in best]
+                return statistics.fmean(values) if values and None not in values else None
+
+            def spread(metric):
+                values = [r.final(metric) for r in best]
+                if len(values) < 2 or None in values:
+                    return None
+                return statistics.stdev(values)
+
+            curve, _, _ = mean_curve(best, "val_loss" if best[0].history.get("val_loss") else "train_loss")
+            statuses = {r.status for r in best}
+            rows.append({
+                "model": model, "optimizer": optimizer, "learning_rate": best[0].trial.learning_rate,
+                "seeds": len(best), "train_loss": mean("train_loss"), "val_loss": mean("val_loss"),
+                "val_loss_std": spread("val_loss"), "train_accuracy": mean("train_accuracy"),
+                "val_accuracy": mean("val_accuracy"), "val_accuracy_std": spread("val_accuracy"),
+                "epochs": max(r.epochs for r in best), "seconds": round(statistics.fmean(r.seconds for r in best), 2),
+                "epochs_to_target": first_epoch_at(curve, self.targets[model]),
+                "diverged_trials": self.diverged_trials[model, optimizer],
+                "best_lr_at_grid_edge": self.edge[model, optimizer],
+                "diverged": "diverged" in statuses,
+                "status": next((s for s in ("interrupted", "diverged") if s in statuses), "ok"),
+            })
+        return rows
 
 
 def _cell(value):
@@ -42,32 +138,48 @@ def _cell(value):
     return str(value)
 
 
-def format_table(rows):
-    header = ["model", "optimizer", "lr", "train loss", "val loss", "train acc", "val acc",
-              "epochs", "seconds", "diverged"]
-    keys = COLUMNS[:-1]
-    cells = [header] + [[_cell(row[k]) for k in keys] for row in rows]
+def _with_spread(mean, spread):
+    return _cell(mean) if spread is None else f"{_cell(mean)} ± {spread:.2g}"
+
+
+def format_table(rows, targets):
+    """The terminal summary: one line per model and optimizer at its best learning rate."""
+    header = ["model", "optimizer", "lr", "seeds", "train loss", "val loss", "train acc", "val acc", "epochs",
+              "to target", "seconds", "status"]
+    cells = [header]
+    for row in rows:
+        cells.append([
+            row["model"], row["optimizer"], _cell(row["learning_rate"]), str(row["seeds"]),
+            _cell(row["train_loss"]), _with_spread(row["val_loss"], row["val_loss_std"]),
+            _cell(row["train_accuracy"]), _with_spread(row["val_accuracy"], row["val_accuracy_std"]),
+            str(row["epochs"]), _cell(row["epochs_to_target"]), _cell(row["seconds"]), row["status"],
+        ])
     widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    known = {m: t for m, t in targets.items() if t is not None}
+    if known:
+        lines.append("target loss (for 'to target'): " + ", ".join(f"{m} {t:.4g}" for m, t in known.items()))
     return "\n".join(lines)
 
 
 def _json_safe(value):
-    # JSON has no NaN or infinity: a diverged loss is written as the string "nan"/"inf".
+    # JSON has no NaN or infinity: a diverged loss is written as the string "nan" or "inf".
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
 
 
-def write_summary(rows, run_dir):
-    """Writes summary.csv and summary.json into the run folder; returns their paths."""
-    csv_path = os.path.join(run_dir, "summary.csv")
-    json_path = os.path.join(run_dir, "summary.json")
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+def write_rows(rows, columns, run_dir, stem):
+    """Writes `<stem>.csv` (and for the summary `<stem>.json`) into the run folder."""
+    def write_csv(f):
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
-        writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
-    with open(json_path, "w") as f:
-        json.dump([{k: _json_safe(v) for k, v in row.items()} for row in rows], f, indent=2)
-    return csv_path, json_path
+        writer.writerows({k: ("" if row[k] is None else row[k]) for k in columns} for row in rows)
+
+    paths = [write_atomically(os.path.join(run_dir, f"{stem}.csv"), write_csv, newline="")]
+    if stem == "summary":
+        paths.append(write_atomically(
+            os.path.join(run_dir, "summary.json"),
+            lambda f: json.dump([{k: _json_safe(row[k]) for k in columns} for row in rows], f, indent=2)))
+    return paths

@@ -1,0 +1,136 @@
+"""Handing out trials, and recording their results, through an Optuna study.
+
+The study is the sweep's scheduler and its results database: the process that creates a
+run enqueues every trial; each worker (this process, and any other started with the same
+`--run-name NAME --resume`) takes the next waiting trial with `study.ask()`, which hands
+each enqueued trial to exactly one worker, runs it, and records its result in the trial's
+user attributes. A worker that dies stops sending heartbeats; after GRACE_SECONDS its
+trial is failed and put back in the queue, and a worker still running (or a later
+`--resume`) runs it from the start. Ctrl-C puts the interrupted trial back in the queue at
+once. The default storage is a SQLite file in the run folder; any database URL Optuna
+accepts (e.g. PostgreSQL) lets workers on many machines share one sweep.
+"""
+
+import math
+import os
+import time
+import warnings
+
+import optuna
+from optuna.trial import TrialState
+
+from comparison import interrupts
+from comparison.runner import TrialResult
+
+HEARTBEAT_SECONDS = 5
+GRACE_SECONDS = 20  # no heartbeat for this long: the worker is presumed dead
+_POLL_SECONDS = 1.0
+_STUDY_WAIT_SECONDS = 60
+
+# Optuna's per-trial log lines (and a traceback for a trial stopped by Ctrl-C) would
+# interleave with the comparison's own progress lines; the heartbeat API is experimental.
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+class SweepError(RuntimeError):
+    """The study cannot be opened or does not match the run."""
+
+
+def default_storage(run_path):
+    return f"sqlite:///{os.path.abspath(os.path.join(run_path, 'study.db'))}"
+
+
+def open_study(storage_url, study_name, trials, create):
+    """The run's study; if `create`, made here with every trial enqueued in order."""
+    storage = optuna.storages.RDBStorage(
+        storage_url,
+        heartbeat_interval=HEARTBEAT_SECONDS,
+        grace_period=GRACE_SECONDS,
+        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(),
+    )
+    if create:
+        study = optuna.create_study(storage=storage, study_name=study_name, direction="minimize")
+        for trial in trials:
+            study.enqueue_trial({}, user_attrs={"trial": trial.name})
+        return study
+    deadline = time.monotonic() + _STUDY_WAIT_SECONDS
+    while True:
+        try:
+            return optuna.load_study(study_name=study_name, storage=storage)
+        except KeyError:
+            if time.monotonic() > deadline:
+                raise SweepError(f"study {study_name!r} is not in {storage_url}; resume with the same --storage")
+            time.sleep(_POLL_SECONDS)
+
+
+def finished_results(study, trials):
+    """{trial name: TrialResult} of every trial of `trials` the study holds a result for."""
+    wanted = {trial.name: trial for trial in trials}
+    results = {}
+    for record in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        name = record.user_attrs.get("trial")
+        if name in wanted and "result" in record.user_attrs:
+            results[name] = TrialResult.from_dict(wanted[name], record.user_attrs["result"])
+    return results
+
+
+def last_completed(study):
+    """The name of the trial that finished last (the one whose worker writes the report)."""
+    done = [r for r in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if "trial" in r.user_attrs]
+    return max(done, key=lambda r: r.datetime_complete).user_attrs["trial"] if done else None
+
+
+def run_worker(study, trials, run_trial, progress=None):
+    """Takes trials from the study and runs them until none is waiting or running.
+
+    `run_trial(trial)` returns a TrialResult; an "interrupted" one puts the trial back in the
+    queue and raises KeyboardInterrupt after recording nothing. `progress(result, study)` is
+    called after each trial this worker finishes. Returns the names of the trials this
+    worker ran, in order.
+    """
+    by_name = {trial.name: trial for trial in trials}
+    ran = []
+
+    def objective(record):
+        name = record.user_attrs.get("trial")
+        if name not in by_name:
+            # The queue emptied between our look and ask(), so Optuna made a fresh trial.
+            raise optuna.TrialPruned("no trial left to run")
+        try:
+            with interrupts.allowed():
+                result = run_trial(by_name[name])
+        except BaseException:
+            study.enqueue_trial({}, user_attrs={"trial": name})
+            raise
+        if result.status == "interrupted":
+            study.enqueue_trial({}, user_attrs={"trial": name})
+            raise Interrupted(result)
+        record.set_user_attr("result", result.to_dict())
+        ran.append(name)
+        if progress:
+            progress(result, study)
+        # Optuna refuses NaN; a diverged trial is infinitely bad.
+        return result.score if math.isfinite(result.score) else math.inf
+
+    while True:
+        waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        if not any(r.user_attrs.get("trial") in by_name for r in waiting):
+            optuna.storages.fail_stale_trials(study)  # may put a dead worker's trial back
+            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if any(r.user_attrs.get("trial") in by_name for r in running):
+                time.sleep(_POLL_SECONDS)
+                continue
+            return ran
+        # Recording a trial is not cut by Ctrl-C: it stops the run once the record is whole.
+        with interrupts.deferred():
+            study.optimize(objective, n_trials=1, catch=())
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) during a trial; carries what the trial had done."""
+
+    def __init__(self, result):
+        super().__init__()
+        self.result = result
+

@@ -1,0 +1,193 @@
+"""Sweeps over learning rates and seeds: every trial against an independent float64 training,
+the best learning rate and spread recomputed from the trials, and the study's promises:
+resume after Ctrl-C, two workers sharing one sweep, each trial run once."""
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import reference
+from data import load_regression
+from runs import event_files, plugin_tags, read_summary, read_trials, run_folders, start_train, train
+
+SWEEP = ["--model", "linear", "--opt", "sgd", "momentum", "--lr", "0.01", "0.1", "0.5", "--seeds", "2", "--quick"]
+STEPS = 50  # --quick
+
+
+def float64_linear_training(optimizer, learning_rate, seed, steps=STEPS):
+    """The article's full-batch regression trained in float64 numpy with the rule from
+    tests/reference.py: (final train loss, final validation loss)."""
+    x, y = load_regression(seed=seed)
+    x_val, y_val = load_regression(seed=seed + 1)
+    w, state = np.array([[2.0], [3.0]]), {}
+    # Keras keeps the learning rate in a float32 variable.
+    rate = float(np.float32(learning_rate))
+    for t in range(1, steps + 1):
+        gradient = 2 * x.T @ (x @ w - y) / len(x)
+        w, state = reference.RULES[optimizer](w, gradient, state, t, learning_rate=rate)
+    return float(np.mean((x @ w - y) ** 2)), float(np.mean((x_val @ w - y_val) ** 2))
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("sweep")
+    result = train(*SWEEP, "--run-name", "whole", logdir=logdir)
+    assert result.returncode == 0, result.stderr
+    return logdir / "whole", result
+
+
+def _numbers(run_dir):
+    return {row["run"]: (row["train_loss"], row["val_loss"], row["status"]) for row in read_trials(run_dir)}
+
+
+def test_every_trial_equals_an_independent_float64_training(sweep):
+    run_dir, _ = sweep
+    rows = read_trials(run_dir)
+    assert len(rows) == 12
+    assert {(r["optimizer"], float(r["learning_rate"]), int(r["seed"])) for r in rows} == {
+        (o, lr, s) for o in ("sgd", "momentum") for lr in (0.01, 0.1, 0.5) for s in (42, 43)}
+    for row in rows:
+        train_loss, val_loss = float64_linear_training(row["optimizer"], float(row["learning_rate"]), int(row["seed"]))
+        # The model trains in float32: 50 steps accumulate a few ulps of rounding.
+        assert float(row["train_loss"]) == pytest.approx(train_loss, rel=2e-6), row["run"]
+        assert float(row["val_loss"]) == pytest.approx(val_loss, rel=2e-6), row["run"]
+        assert row["status"] == "ok" and int(row["epochs"]) == STEPS
+
+
+def test_best_learning_rate_is_the_lowest_mean_validation_loss_with_its_spread(sweep):
+    run_dir, _ = sweep
+    rows, summary = read_trials(run_dir), read_summary(run_dir)
+    for optimizer in ("sgd", "momentum"):
+        by_rate = {}
+        for row in rows:
+            if row["optimizer"] == optimizer:
+                by_rate.setdefault(float(row["learning_rate"]), []).append(float(row["val_loss"]))
+        best = min(by_rate, key=lambda lr: statistics.fmean(by_rate[lr]))
+        got = summary["linear", optimizer]
+        assert got["learning_rate"] == best and got["seeds"] == 2
+        assert got["val_loss"] == pytest.approx(statistics.fmean(by_rate[best]), rel=1e-12)
+        assert got["val_loss_std"] == pytest.approx(statistics.stdev(by_rate[best]), rel=1e-9)
+        assert got["best_lr_at_grid_edge"] == (best in (0.01, 0.5))
+
+
+def test_best_learning_rate_at_the_grid_edge_is_flagged(tmp_path):
+    # On the linear model at 50 steps, SGD's loss keeps falling as the rate grows to 0.3.
+    result = train("--model", "linear", "--opt", "sgd", "--lr", "0.03", "0.1", "0.3", "--quick", logdir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    row = read_summary(run_folders(tmp_path)[0])["linear", "sgd"]
+    assert row["learning_rate"] == 0.3 and row["best_lr_at_grid_edge"] is True
+    assert "edge of the grid" in result.stdout
+
+
+def test_sweep_grid_spans_seven_rates_over_three_decades_with_three_seeds():
+    import train as cli
+    from comparison.datasets import ModelData
+
+    args = cli.parse_args(["--sweep", "--model", "linear", "cnn"])
+    data = {"linear": ModelData("linear", "digits"), "cnn": ModelData("cnn", "digits", quick=True)}
+    trials = cli.plan(args, data)
+    for model in ("linear", "cnn"):
+        for optimizer in ("sgd", "momentum", "rmsprop", "adam"):
+            mine = [t for t in trials if (t.model, t.optimizer) == (model, optimizer)]
+            rates = sorted({t.learning_rate for t in mine})
+            assert len(rates) >= 7 and rates[-1] / rates[0] >= 10**3 * 0.99
+            assert {t.seed for t in mine} == {42, 43, 44}
+            assert len(mine) == len(rates) * 3
+
+
+def _progress_lines(text):
+    return re.findall(r"^\[\d+/\d+\] (\S+ / \S+, lr \S+, seed \d+):", text, re.MULTILINE)
+
+
+def _read_stdout(process, into):
+    for chunk in iter(lambda: process.stdout.read(1), b""):
+        into.extend(chunk)
+
+
+def test_ctrl_c_then_resume_equals_an_uninterrupted_sweep(sweep, tmp_path):
+    whole_dir, _ = sweep
+    args = [*SWEEP, "--epochs", "400", "--run-name", "r"]
+    first = start_train(*args, logdir=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    output = bytearray()
+    reader = threading.Thread(target=_read_stdout, args=(first, output))
+    reader.start()
+    deadline = time.monotonic() + 300
+    while len(_progress_lines(output.decode())) < 3 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.send_signal(2)
+    stderr = first.communicate(timeout=120)[1].decode()
+    reader.join()
+    assert first.returncode == 130, stderr
+    assert "Traceback" not in stderr and "--resume" in stderr
+    before = set(_progress_lines(output.decode()))
+    assert 3 <= len(before) < 12
+
+    resumed = train(*args, "--resume", logdir=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    after = _progress_lines(resumed.stdout)
+    # The finished trials were not rerun; the rest ran once each.
+    assert not before & set(after) and len(before) + len(after) == 12
+
+    reference_run = train(*SWEEP, "--epochs", "400", "--run-name", "whole400", logdir=tmp_path)
+    assert reference_run.returncode == 0
+    assert _numbers(tmp_path / "r") == _numbers(tmp_path / "whole400")
+    _each_trial_once_in_tensorboard(tmp_path / "r")
+
+
+def _each_trial_once_in_tensorboard(run_dir):
+    for row in read_trials(run_dir):
+        folder = os.path.join(run_dir, row["run"])
+        assert len(event_files(folder)) == 1, folder
+        assert "_hparams_/session_start_info" in plugin_tags(folder, "hparams")
+
+
+def test_two_workers_split_one_sweep_and_run_each_trial_once(sweep, tmp_path):
+    whole_dir, _ = sweep
+    args = [*SWEEP, "--run-name", "shared", "--resume"]
+    workers = [start_train(*args, logdir=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outputs = [w.communicate(timeout=600) for w in workers]
+    for worker, (_, stderr) in zip(workers, outputs):
+        assert worker.returncode == 0, stderr
+    ran = [line for stdout, _ in outputs for line in _progress_lines(stdout)]
+    assert len(ran) == 12 and len(set(ran)) == 12
+    assert _numbers(tmp_path / "shared") == _numbers(whole_dir)
+    _each_trial_once_in_tensorboard(tmp_path / "shared")
+
+
+def test_reused_compiled_model_gives_a_fresh_models_results(tmp_path):
+    # Trials that differ only in learning rate and seed share one compiled two-weight model
+    # (see comparison.runner.compiled_model): the results must be bit for bit a fresh one's.
+    code = """
+import os, sys, numpy as np
+from comparison.devices import import_tensorflow
+import_tensorflow("cpu")
+from comparison import runner
+from comparison.datasets import ModelData
+from comparison.trials import Trial
+data = ModelData("linear", "digits")
+for rule in ("sgd", "momentum", "rmsprop", "adam"):
+    first = Trial("linear", rule, 0.3, 7, (), 40, 10, "regression")
+    second = Trial("linear", rule, 0.05, 9, (), 40, 10, "regression")
+    runner._compiled.clear()
+    fresh = runner.train_trial(second, data, os.path.join(sys.argv[1], rule + "-fresh"), "x", 0)
+    runner._compiled.clear()
+    runner.train_trial(first, data, os.path.join(sys.argv[1], rule + "-first"), "x", 0)
+    reused = runner.train_trial(second, data, os.path.join(sys.argv[1], rule + "-reused"), "x", 0)
+    assert len(runner._compiled) == 1
+    assert np.array_equal(fresh.path, reused.path), rule
+    assert fresh.history == reused.history, rule
+print("identical")
+"""
+    from runs import ROOT
+
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": ROOT})
+    assert result.stdout.strip().endswith("identical"), result.stderr
