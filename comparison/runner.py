@@ -11,10 +11,7 @@ import tensorflow as tf
 
 from comparison.callbacks import DivergenceStop, PathRecorder, TrialLog
 from models import MODELS
-try:  # TEMPORARY
-    from models.surfaces import surface_heights
-except ModuleNotFoundError:
-    surface_heights = None
+from models.surfaces import surface_heights
 from optimizers import OPTIMIZERS
 
 METRICS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
@@ -88,8 +85,9 @@ def noise_stream(epochs, sigma, seed):
 
 
 def _mean_squared_error(x, y):
+    """The linear model's loss at each of `points` (k, 2), exactly, in float64."""
     x, y = np.asarray(x, "float64"), np.asarray(y, "float64")
-    return lambda w: float(np.mean((x @ w - y.ravel()) ** 2))
+    return lambda points: np.mean((points @ x.T - y.ravel()) ** 2, axis=-1)
 
 
 # Two-weight models, compiled once per model, rule and hyperparameters: see compiled_model.
@@ -108,12 +106,18 @@ def compiled_model(trial, data):
     """
     entry = MODELS[trial.model]
     keras.utils.set_random_seed(trial.seed)
-    fresh = entry.build(data.input_shape, data.num_classes)
+    # With --distribute on TensorFlow, a model (and its optimizer's variables) trains
+    # data-parallel if made in the strategy's scope; otherwise the scope does nothing.
+    from comparison.devices import distribution_scope
+
+    with distribution_scope():
+        fresh = entry.build(data.input_shape, data.num_classes)
     key = (trial.model, trial.optimizer, trial.hyperparameters, keras.config.dtype_policy().name)
     model = _compiled.get(key) if entry.two_weight else None
     if model is None:
-        optimizer = OPTIMIZERS[trial.optimizer](learning_rate=trial.learning_rate, **dict(trial.hyperparameters))
-        fresh.compile(optimizer=optimizer, loss=entry.loss, metrics=list(entry.metrics))
+        with distribution_scope():
+            optimizer = OPTIMIZERS[trial.optimizer](learning_rate=trial.learning_rate, **dict(trial.hyperparameters))
+            fresh.compile(optimizer=optimizer, loss=entry.loss, metrics=list(entry.metrics))
         if entry.two_weight:
             _compiled[key] = fresh
         return fresh
@@ -148,7 +152,7 @@ def train_trial(trial, data, folder, session_id, verbose=1):
         if entry.surface is not None:
             stream = noise_stream(trial.epochs, trial.noise, trial.seed)
             steps_per_epoch = 1
-            exact = {"train_loss": lambda w: float(surface_heights(entry.surface, w))}
+            exact = {"train_loss": lambda points: surface_heights(entry.surface, points)}
         else:
             stream = batch_stream(split, trial.epochs, trial.batch_size, trial.seed)
             steps_per_epoch = math.ceil(len(split.x_train) / trial.batch_size)
@@ -170,6 +174,8 @@ def train_trial(trial, data, folder, session_id, verbose=1):
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
+        if entry.two_weight:
+            watch.finish()
         log.close()
     seconds = time.perf_counter() - start
 

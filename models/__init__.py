@@ -10,10 +10,7 @@ from dataclasses import dataclass, field
 
 from models.cnn import build_cnn
 from models.linear_regression import build_linear_regression
-try:  # TEMPORARY until models/surfaces.py lands
-    from models.surfaces import SURFACES, build_surface_model, height_loss
-except ModuleNotFoundError:
-    SURFACES, build_surface_model, height_loss = {}, None, None
+from models.surfaces import SURFACES, build_surface_model, height_loss
 
 # Learning rates a sweep tries by default: the model's default for the rule times
 # 10**(k/2), k = -3..3: 7 log-spaced values over 3 decades centred on the default.

@@ -44,10 +44,7 @@ def write_report(results, data, run_dir, target_loss=None):
 def write_hills(comparison, data, run_dir):
     """paths.npz, hill_<model>.png and hill_<model>.gif for every two-weight model: each
     optimizer's path at its best learning rate (its first seed)."""
-    try:  # TEMPORARY until reporting/hill.py lands
-        from reporting.hill import animate_hill, plot_hill, two_weight_landscape
-    except ImportError:
-        return []
+    from reporting.hill import animate_hill, plot_hill, two_weight_landscape
 
     paths, figures = {}, []
     for model in comparison.models:
@@ -76,8 +73,8 @@ def log_figures(paths, run_dir):
     events = EventFile(run_dir)
     try:
         for path in paths:
-            name, extension = os.path.splitext(os.path.basename(path))
-            if extension in (".png", ".gif"):
+            name = os.path.basename(path)
+            if name.endswith((".png", ".gif")):
                 with open(path, "rb") as f:
                     encoded = f.read()
                 width, height = Image.open(io.BytesIO(encoded)).size

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.util import tensor_util
 
@@ -88,16 +87,3 @@ def one_line_error(result):
     assert "Traceback" not in result.stderr, result.stderr
     assert len(lines) == 1, result.stderr
     return lines[0]
-
-
-def final_losses(run_dir):
-    return {(row["model"], row["optimizer"], float(row["learning_rate"]), int(row["seed"])): row
-            for row in read_trials(run_dir)}
-
-
-def as_float(text):
-    return float(text) if text not in ("", None) else None
-
-
-def assert_close(a, b, rel):
-    np.testing.assert_allclose(a, b, rtol=rel)
