@@ -1,15 +1,18 @@
 """What a user sees in TensorBoard, asked of a real `tensorboard` server over its HTTP API:
 the runs, their charts and images, and the HParams dashboard's experiment and sessions."""
 
+import io
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
+from PIL import Image
 
 from runs import read_summary, run_folders, train
 
@@ -31,12 +34,12 @@ class Board:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
 
-    def get(self, path, body=None):
+    def get(self, path, body=None, raw=False):
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
+            return (response.headers["Content-Type"], response.read()) if raw else json.loads(response.read())
 
     def wait_for_runs(self, count, timeout=120):
         deadline = time.monotonic() + timeout
@@ -98,6 +101,18 @@ def test_figures_are_under_one_prefix_in_the_invocations_own_run(board):
     for folder in folders:
         name = os.path.basename(folder)
         assert images[name] and all(tag.startswith("figures/") for tag in images[name])
+
+
+def test_the_hill_animation_plays_in_the_images_dashboard(board):
+    board, folders = board
+    run = os.path.basename(folders[0])
+    query = urllib.parse.urlencode({"run": run, "tag": "figures/hill_linear.gif", "sample": 0})
+    (image,) = board.get(f"/data/plugin/images/images?{query}")
+    content_type, gif = board.get(f"/data/plugin/images/individualImage?{image['query']}", raw=True)
+    assert content_type == "image/gif"
+    with Image.open(io.BytesIO(gif)) as animation:
+        assert animation.n_frames >= 30
+    assert len(gif) < 5 * 2**20
 
 
 def test_one_session_per_trial_never_merged(board):
