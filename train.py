@@ -311,7 +311,7 @@ def run(args, trials, data):
         def run_one(trial):
             progress.starting(trial)
             return train_trial(trial, data[trial.model], os.path.join(folder.path, trial.name),
-                               session_id=f"{folder.name}/{trial.name}", verbose=keras_verbose)
+                               session_id=f"{trial.name} @ {folder.name}", verbose=keras_verbose)
 
         already_done = len(finished_results(study, trials)) == len(trials)
         ran, partial, no_room = [], [], None

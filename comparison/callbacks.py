@@ -120,8 +120,8 @@ class TrialLog(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._events.summary(experiment_summary())
-        # The session's id is the run's own name, unique per invocation: sessions that share
-        # an id are merged and averaged by the dashboard.
+        # The session's id (the dashboard's "Trial ID") must be unique: sessions that share
+        # one are merged and their metrics averaged. The caller gives "<trial> @ <run>".
         self._events.summary(hparams_api.hparams_pb(self.trial.hparams(), trial_id=self.session_id))
 
     def on_epoch_end(self, epoch, logs=None):

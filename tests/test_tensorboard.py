@@ -130,7 +130,9 @@ def test_each_session_shows_its_own_model_and_summary_values(board):
         for (model, optimizer), row in read_summary(folder).items():
             summaries[os.path.basename(folder), model, optimizer] = row
     for group in _session_groups(board):
-        invocation = group["name"].split("/")[0]
+        # The session's name reads trial first, then the invocation: "linear/sgd/... @ run".
+        trial, invocation = group["name"].split(" @ ")
+        assert trial.startswith(f"{group['hparams']['model']}/{group['hparams']['optimizer']}/")
         model, optimizer = group["hparams"]["model"], group["hparams"]["optimizer"]
         metrics = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
         assert metrics and all(tag.startswith(f"{model}/") for tag in metrics), metrics
