@@ -197,6 +197,8 @@ def plan(args, data):
         print(f"Note: {', '.join(flags)} applies to none of {', '.join(args.opt)}; ignored")
     if args.noise and not any(MODELS[m].surface for m in args.model):
         print("Note: --noise applies only to the surfaces; ignored")
+    if args.batch_size and any(MODELS[m].surface for m in args.model):
+        print("Note: a surface takes one step per epoch (its noise is --noise); --batch-size does not apply to it")
 
     settings = {}
     for model in args.model:
@@ -242,7 +244,7 @@ def main(argv=None):
     from comparison.run_folder import RunFolderError, check_output_path, storage_problem
 
     try:
-        check_output_path(args.logdir, args.run_name)
+        check_output_path(args.logdir, args.run_name, reuse=args.resume or args.overwrite)
     except RunFolderError as error:
         fail(error)
     if "cnn" in args.model and args.dataset not in DATASETS and not os.path.isfile(args.dataset):

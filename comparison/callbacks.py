@@ -199,7 +199,7 @@ class PathRecorder(DivergenceStop):
             self.losses.append(here["train_loss"])
             if step % self.steps_per_epoch == 0:
                 self.log.record(step // self.steps_per_epoch, here)
-            else:
+            if self.steps_per_epoch > 1:  # mini-batches: the loss after every step, too
                 self.log.scalar("train_loss_per_step", here["train_loss"], step)
             self.check(here["train_loss"])
 

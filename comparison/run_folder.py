@@ -41,12 +41,20 @@ def default_run_name():
     return time.strftime("%y%m%d-%H%M%S")
 
 
-def check_output_path(logdir, run_name):
-    """Fails early, writing nothing, if a run folder could not be made there.
+def _exists(target):
+    return RunFolderError(f"run folder {target} already exists; choose another --run-name, "
+                          "add --resume to continue it, or --overwrite to replace it")
+
+
+def check_output_path(logdir, run_name, reuse=False):
+    """Fails early, writing nothing, if a run folder could not be made there (or, unless
+    `reuse`, if the named one exists).
 
     Checked by trying (a temporary folder is made and removed next to where the log
     directory will be), not by asking: `os.access` says yes to root for /proc.
     """
+    if run_name and not reuse and os.path.lexists(os.path.join(logdir, run_name)):
+        raise _exists(os.path.join(logdir, run_name))
     if not logdir or not logdir.strip():
         raise RunFolderError("--logdir is empty; give a folder, e.g. --logdir logs")
     existing = os.path.abspath(logdir)
@@ -210,8 +218,7 @@ def open_run_folder(logdir, run_name, plan, *, resume=False, overwrite=False):
             try:
                 os.mkdir(target)
             except FileExistsError:
-                raise RunFolderError(f"run folder {target} already exists; choose another --run-name, "
-                                     "add --resume to continue it, or --overwrite to replace it") from None
+                raise _exists(target) from None
             run = RunFolder(target, run_name, _new_study_name(run_name), True, command)
         else:
             base = default_run_name()
