@@ -120,8 +120,25 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=_number(int, 0, 2**32), default=SEED,
                    help="seeds initial weights, dropout, batch order, the linear model's data and surface noise "
                    "(default: %(default)s)")
+    from comparison.devices import BACKENDS, backend_problem, default_backend  # imports nothing heavy
+
+    def backend(text):
+        problem = backend_problem(text)
+        if problem:
+            source = " (the default, from $KERAS_BACKEND)" if text == os.environ.get("KERAS_BACKEND") else ""
+            raise argparse.ArgumentTypeError(problem + source)
+        return text
+
+    p.add_argument("--backend", type=backend, default=default_backend(), metavar="NAME",
+                   help=f"the Keras backend that trains: {', '.join(BACKENDS)} (default: $KERAS_BACKEND, else "
+                   "tensorflow; here %(default)s)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"],
-                   help="auto uses a GPU when TensorFlow sees one (default: %(default)s)")
+                   help="auto uses a GPU when the backend sees one (default: %(default)s)")
+    p.add_argument("--distribute", action="store_true",
+                   help="data-parallel training: each batch split over every local GPU, one replica each "
+                   "(tensorflow: MirroredStrategy, jax: DataParallel; not torch). On a machine without GPUs it "
+                   "trains on the CPU alone, unless TRAIN_CPU_DEVICES=N splits the CPU into N devices, for "
+                   "testing (default: off)")
     p.add_argument("--mixed-precision", action="store_true",
                    help="train in mixed_float16 (GPU only; default: off)")
     p.add_argument("--logdir", default=LOGDIR, help="where run folders go (default: %(default)s)")
@@ -250,6 +267,14 @@ def main(argv=None):
     if "cnn" in args.model and args.dataset not in DATASETS and not os.path.isfile(args.dataset):
         fail(f"--dataset {args.dataset!r}: not one of {', '.join(DATASETS)}, and no such .npz file")
 
+    from comparison.devices import DeviceError, data_parallel, select_backend, start, uneven_split
+
+    try:
+        # Keras reads its backend once, when first imported: before a keras.datasets loader does.
+        select_backend(args.backend)
+    except DeviceError as error:
+        fail(error)
+
     from comparison.datasets import ModelData
     from data import DatasetError
 
@@ -258,21 +283,24 @@ def main(argv=None):
     except DatasetError as error:
         fail(error)
 
-    from comparison.devices import DeviceError, import_tensorflow
-
     try:
-        device = import_tensorflow(args.device)
+        devices = start(args.backend, args.device, distribute=args.distribute)
     except DeviceError as error:
         fail(error)
-    print(f"Device: {device}")
+    print(f"Device: {devices}")
     if args.mixed_precision:
-        if device.startswith("CPU"):
+        if not devices.gpu:
             fail("--mixed-precision needs a GPU (float16 on CPU is slower, not faster)")
         import keras
 
         keras.mixed_precision.set_dtype_policy("mixed_float16")
 
     trials = plan(args, data)
+    if args.distribute:
+        problem = uneven_split(len(devices.names), trials, data)
+        if problem:
+            fail(problem)
+        print(data_parallel(devices))
     from comparison.sweep import SweepError
 
     try:
