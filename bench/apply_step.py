@@ -2,10 +2,13 @@
 
     TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=. python bench/apply_step.py
     TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=. python bench/apply_step.py --rules adam --modes xla --json /tmp/apply.json
+    TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=. python bench/apply_step.py --clock cpu   # on a busy machine
 
 For each rule and each mode (`graph`: inside `tf.function`; `xla`: `tf.function(jit_compile=True)`)
-it times `optimizer.apply(grads, variables)` on a few million float32 parameters spread over
-tensors of different shapes, for ours and for the built-in counterpart:
+it times `optimizer.apply(grads, variables)` on 4 million float32 parameters in 17 tensors
+shaped like a small image-and-text network's weights (3x3 conv kernels, biases, a
+batch-norm scale and offset, an embedding table, dense matrices: see `layer_shapes`), for
+ours and for the built-in counterpart:
 
     sgd       optimizers.SGD(lr)                  keras.optimizers.SGD(lr)
     momentum  optimizers.Momentum(lr, m)          keras.optimizers.SGD(lr * (1 - m), momentum=m)
@@ -24,7 +27,10 @@ over all pairs of all rounds. Reported: the median ms/step of each, the median r
 its ~95% confidence interval and the spread of the round medians, and the effective memory
 bandwidth, bytes the rule must read and write per step / time, next to that of a plain
 copy of the same tensors in the same mode (and of `numpy.copyto`, an in-place memcpy on
-one thread). If the round medians spread widely, raise `--rounds`.
+one thread). If the round medians spread widely, raise `--rounds`. A step's time is its
+elapsed time (`--clock wall`) or the CPU time this process spent on it, all threads
+together (`--clock cpu`), which leaves out the time spent waiting for a core while other
+processes keep the machine busy.
 """
 
 import argparse
@@ -52,6 +58,7 @@ DEFAULTS = {
     "momentum": 0.9,
     "rho": 0.9,
     "seed": 0,
+    "clock": "wall",
 }
 
 # Full-size float32 arrays each rule must read or write per step, per parameter: the least
@@ -59,6 +66,10 @@ DEFAULTS = {
 ARRAYS_TOUCHED = {"sgd": 3, "momentum": 5, "rmsprop": 5, "adam": 7}
 # A copy reads one array and writes another.
 COPY_ARRAYS_TOUCHED = 2
+# wall: elapsed time, what a user waits for. cpu: CPU time of this process, all its
+# threads together; on a machine that other processes keep busy it leaves out the time
+# this process spent waiting for a core, the bulk of the noise there.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def parse_args(argv=None):
@@ -81,17 +92,49 @@ def parse_args(argv=None):
     parser.add_argument("--momentum", type=float, default=DEFAULTS["momentum"])
     parser.add_argument("--rho", type=float, default=DEFAULTS["rho"])
     parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default=DEFAULTS["clock"],
+                        help="what a step's time is: elapsed (wall) or this process's CPU time")
     parser.add_argument("--json", metavar="PATH", help="also save the numbers as JSON")
     return parser.parse_args(argv)
 
 
 def layer_shapes(total_params):
-    """Shapes like a small network's weights: four matrices and their bias vectors."""
-    shapes = []
-    for fraction, columns in ((0.4, 1024), (0.3, 768), (0.2, 512), (0.1, 256)):
-        rows = max(1, round(fraction * total_params / columns))
-        shapes += [(rows, columns), (columns,)]
-    return shapes
+    """Shapes like a small image-and-text network's weights, about `total_params` in all.
+
+    A realistic mix, not equal flat tensors: four 3x3 conv kernels (864 to 303k weights)
+    with their biases, a batch-norm scale and offset, an embedding table (1.3M), dense
+    matrices from 2.6k to 2.1M weights with their biases, 17 tensors from 10 to 2.1M
+    parameters. Every width scales by one factor, found by bisection, so the total comes
+    out close to `total_params`; image channels (3), kernel size (3x3) and classes (10)
+    stay fixed.
+    """
+
+    def shapes(width):
+        def scaled(n):
+            return max(1, round(n * width))
+
+        return [
+            (3, 3, 3, scaled(32)), (scaled(32),),
+            (3, 3, scaled(32), scaled(64)), (scaled(64),),
+            (3, 3, scaled(64), scaled(128)), (scaled(128),),
+            (3, 3, scaled(128), scaled(256)), (scaled(256),),
+            (scaled(256),), (scaled(256),),  # batch-norm scale and offset
+            (scaled(20000), scaled(64)),  # embedding table
+            (scaled(4096), scaled(512)), (scaled(512),),
+            (scaled(512), scaled(256)), (scaled(256),),
+            (scaled(256), 10), (10,),
+        ]
+
+    def total(width):
+        return sum(math.prod(shape) for shape in shapes(width))
+
+    low, high = 0.0, 1.0
+    while total(high) < total_params:
+        high *= 2
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if total(middle) < total_params else (low, middle)
+    return shapes(high)
 
 
 def optimizer_pair(rule, args):
@@ -100,7 +143,8 @@ def optimizer_pair(rule, args):
     if rule == "sgd":
         return optimizers.SGD(lr), keras.optimizers.SGD(lr)
     if rule == "momentum":
-        # Our moving-average velocity is Keras's accumulated one scaled by (1 - momentum).
+        # The article's moving average at rate lr is Keras's accumulated velocity at rate
+        # lr * (1 - momentum): the same steps, see optimizers/momentum.py.
         return (
             optimizers.Momentum(lr, momentum=momentum),
             keras.optimizers.SGD(lr * (1 - momentum), momentum=momentum),
@@ -144,7 +188,7 @@ def make_copy_step(initial_values, jit_compile):
     return copy_step
 
 
-def time_block(step, steps):
+def time_block(step, steps, clock=time.perf_counter):
     """Median seconds per call of `step`, over `steps` calls timed one by one.
 
     The median, not the mean, so that a burst of another process's work during a few of
@@ -153,12 +197,10 @@ def time_block(step, steps):
     """
     times = []
     for _ in range(steps):
-        start = time.perf_counter()
+        start = clock()
         step()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
-
-
 
 
 def compare(rule, jit_compile, initial_values, grads, args):
@@ -180,16 +222,16 @@ def compare(rule, jit_compile, initial_values, grads, args):
             step_builtin = make_apply_step(builtin, initial_values, grads, jit_compile)
             step_ours = make_apply_step(ours, initial_values, grads, jit_compile)
         for step in (step_ours, step_builtin):
-            time_block(step, args.warmup_steps)
+            time_block(step, args.warmup_steps, CLOCKS[args.clock])
         times_ours, times_builtin = [], []
         for repetition in range(args.repetitions):
             # Alternate which goes first, so neither always runs on a cache the other warmed.
             if repetition % 2 == 0:
-                times_ours.append(time_block(step_ours, args.steps))
-                times_builtin.append(time_block(step_builtin, args.steps))
+                times_ours.append(time_block(step_ours, args.steps, CLOCKS[args.clock]))
+                times_builtin.append(time_block(step_builtin, args.steps, CLOCKS[args.clock]))
             else:
-                times_builtin.append(time_block(step_builtin, args.steps))
-                times_ours.append(time_block(step_ours, args.steps))
+                times_builtin.append(time_block(step_builtin, args.steps, CLOCKS[args.clock]))
+                times_ours.append(time_block(step_ours, args.steps, CLOCKS[args.clock]))
         rounds.append({
             "ours": times_ours,
             "builtin": times_builtin,
@@ -199,8 +241,8 @@ def compare(rule, jit_compile, initial_values, grads, args):
 
 
 def measure_copy(step, args):
-    time_block(step, args.warmup_steps)
-    return statistics.median(time_block(step, args.steps) for _ in range(args.repetitions))
+    time_block(step, args.warmup_steps, CLOCKS[args.clock])
+    return statistics.median(time_block(step, args.steps, CLOCKS[args.clock]) for _ in range(args.repetitions))
 
 
 def measure_numpy_copy(initial_values, args):
@@ -250,7 +292,7 @@ def main(argv=None):
     # Gradients of a realistic size; fixed, so every step does the same arithmetic.
     grads = [tf.random.normal(shape, stddev=1e-2) for shape in shapes]
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-          f"{params:,} params, modes {args.modes}, rules {args.rules}", flush=True)
+          f"{params:,} params, modes {args.modes}, rules {args.rules}, clock {args.clock}", flush=True)
 
     numpy_copy_seconds = measure_numpy_copy(initial_values, args)
     copy_results = {

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from optimizers.arguments import check_decay_rate, check_epsilon, check_learning_rate
+from optimizers.epsilon import epsilon_floor
 
 
 @keras.saving.register_keras_serializable(package="optimizers")
@@ -21,6 +22,11 @@ class RMSProp(keras.optimizers.Optimizer):
     `torch.optim.RMSprop` does; Keras's built-in `RMSprop` puts it inside,
     `g / sqrt(s + epsilon)`, which differs wherever `s` is small.
 
+    An epsilon below the smallest normal number of the weights' dtype (float16: 6.1e-5,
+    float32: 1.2e-38) is raised to it: in float16 the default 1e-8 rounds to 0, and a
+    zero gradient would then step by 0 / 0. A gradient whose square overflows makes `s`
+    infinite and the weight stops moving, as with Keras's `RMSprop`.
+
     Args:
         learning_rate: A float >= 0, a `keras.optimizers.schedules.LearningRateSchedule`,
             or a callable with no arguments returning the value. Defaults to `0.001`.
@@ -32,9 +38,9 @@ class RMSProp(keras.optimizers.Optimizer):
     """
 
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-8, **kwargs):
-        check_learning_rate(learning_rate)
-        check_decay_rate("rho", rho)
-        check_epsilon(epsilon)
+        learning_rate = check_learning_rate(learning_rate)
+        rho = check_decay_rate("rho", rho)
+        epsilon = check_epsilon(epsilon)
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.rho = rho
         self.epsilon = epsilon
@@ -46,15 +52,20 @@ class RMSProp(keras.optimizers.Optimizer):
         self._velocities = self.add_optimizer_variables(var_list, "velocity")
 
     def update_step(self, gradient, variable, learning_rate):
-        lr = ops.cast(learning_rate, variable.dtype)
-        g = ops.cast(gradient, variable.dtype)
+        dtype = variable.dtype
+        lr = ops.cast(learning_rate, dtype)
+        g = ops.cast(gradient, dtype)
         # convert_to_tensor, not cast: cast would round a Python float through float32.
-        one_minus_rho = ops.convert_to_tensor(1 - self.rho, variable.dtype)
-        epsilon = ops.convert_to_tensor(self.epsilon, variable.dtype)
+        rho = ops.convert_to_tensor(self.rho, dtype)
+        one_minus_rho = ops.convert_to_tensor(1 - self.rho, dtype)
+        epsilon = ops.convert_to_tensor(max(self.epsilon, epsilon_floor(dtype)), dtype)
         s = self._velocities[self._get_variable_index(variable)]
 
-        # s + (g**2 - s) * (1 - rho) is the same average with one full-size multiply fewer.
-        self.assign_add(s, ops.multiply(ops.subtract(ops.square(g), s), one_minus_rho))
+        # rho * s + (1 - rho) * g**2, not s + (g**2 - s) * (1 - rho): once g**2 has
+        # overflowed, s is inf and the shorter form computes inf - inf = NaN.
+        self.assign(
+            s, ops.add(ops.multiply(s, rho), ops.multiply(ops.square(g), one_minus_rho))
+        )
         self.assign_sub(
             variable, ops.divide(ops.multiply(g, lr), (ops.add(ops.sqrt(s), epsilon)))
         )

@@ -27,7 +27,7 @@ class SGD(keras.optimizers.Optimizer):
     """
 
     def __init__(self, learning_rate=0.01, **kwargs):
-        check_learning_rate(learning_rate)
+        learning_rate = check_learning_rate(learning_rate)
         super().__init__(learning_rate=learning_rate, **kwargs)
 
     def update_step(self, gradient, variable, learning_rate):
