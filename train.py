@@ -282,6 +282,7 @@ def main(argv=None):
         data = {model: ModelData(model, args.dataset, args.quick) for model in args.model}
     except DatasetError as error:
         fail(error)
+    interrupts.check()
 
     try:
         devices = start(args.backend, args.device, distribute=args.distribute)
@@ -295,6 +296,7 @@ def main(argv=None):
 
         keras.mixed_precision.set_dtype_policy("mixed_float16")
 
+    interrupts.check()  # TensorFlow's import may have caught a Ctrl-C and gone on
     trials = plan(args, data)
     if args.distribute:
         problem = uneven_split(len(devices.names), trials, data)
@@ -308,6 +310,8 @@ def main(argv=None):
     except (RunFolderError, SweepError) as error:
         fail(error)
     except KeyboardInterrupt:
+        if not interrupts.acted():  # before the first trial: nothing was written, say so below
+            raise
         return 130
     except Exception as error:
         problem = storage_problem(error)
@@ -348,6 +352,7 @@ def run(args, trials, data):
         try:
             ran = run_worker(study, trials, run_one, progress)
         except KeyboardInterrupt as stop:
+            interrupts.stopping()
             interrupted = True
             partial = [stop.result] if isinstance(stop, Interrupted) else []
             sys.stdout.flush()
@@ -387,7 +392,11 @@ def run(args, trials, data):
 
 if __name__ == "__main__":
     try:
-        sys.exit(main())
+        status = main()
     except KeyboardInterrupt:
         print("\nInterrupted before training started; nothing was written.", file=sys.stderr)
-        sys.exit(130)
+        status = 130
+    from comparison import interrupts
+
+    interrupts.ignore_from_now_on()
+    sys.exit(status)

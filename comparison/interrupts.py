@@ -5,13 +5,19 @@ The first signal raises KeyboardInterrupt, unless the program is inside `deferre
 block ends, so no record is left half-written. Inside `deferred()`, `allowed()` reopens a
 window (the training itself) where it is raised at once. Later signals are ignored with a
 note: a second Ctrl-C cannot cut the report of what finished in half.
+
+A library may catch the KeyboardInterrupt and carry on (some of TensorFlow's imports do):
+`check()`, called between the steps of a run, raises it again until `stopping()` says the
+program has acted on it. `ignore_from_now_on()`, once the run is over, keeps a late
+signal from killing the process while it shuts down (Python gives the signal back to the
+system's default, which kills, once the program has returned).
 """
 
 import signal
 import sys
 from contextlib import contextmanager
 
-_state = {"signals": 0, "raised": False, "pending": False, "depth": 0}
+_state = {"signals": 0, "raised": False, "pending": False, "depth": 0, "acted": False}
 
 
 def _handle(signum, frame):
@@ -27,10 +33,19 @@ def _handle(signum, frame):
     raise KeyboardInterrupt
 
 
+def _quiet_if_interrupt(unraisable, report=sys.unraisablehook):
+    # A signal that lands in a callback Python cannot raise from (a garbage-collector hook
+    # of JAX's, say) would print "Exception ignored" and a traceback; `check()` raises it
+    # again where it can be handled.
+    if not issubclass(unraisable.exc_type, KeyboardInterrupt):
+        report(unraisable)
+
+
 def install():
     """SIGINT and SIGTERM (a scheduler, `timeout`, a container stop) both interrupt."""
     signal.signal(signal.SIGINT, _handle)
     signal.signal(signal.SIGTERM, _handle)
+    sys.unraisablehook = _quiet_if_interrupt
 
 
 @contextmanager
@@ -57,3 +72,25 @@ def allowed():
         yield
     finally:
         _state["depth"] = depth
+
+
+def check():
+    """Raises KeyboardInterrupt if a stop signal arrived and the program has not acted on it."""
+    if _state["signals"] and not _state["acted"]:
+        _state["raised"] = True
+        raise KeyboardInterrupt
+
+
+def stopping():
+    """The program is acting on the stop signal: `check()` no longer raises."""
+    _state["acted"] = True
+
+
+def acted():
+    """Whether `stopping()` was called: the stop has been reported."""
+    return _state["acted"]
+
+
+def ignore_from_now_on():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -234,8 +234,10 @@ def open_run_folder(logdir, run_name, plan, *, resume=False, overwrite=False):
             run = RunFolder(os.path.join(logdir, name), name, _new_study_name(name), True, command)
         try:
             yield run
-        except Exception:
-            if run.created and not run.locks:  # failed before it was ready: nothing in it is worth keeping
+        except BaseException:
+            # Failed or stopped before it was ready (its study made, its run.json written):
+            # nothing in it is worth keeping.
+            if run.created and not run.locks:
                 shutil.rmtree(run.path, ignore_errors=True)
             raise
     finally:

@@ -114,6 +114,7 @@ def run_worker(study, trials, run_trial, progress=None):
         return result.score if math.isfinite(result.score) else math.inf
 
     while True:
+        interrupts.check()
         waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         if not any(r.user_attrs.get("trial") in by_name for r in waiting):
             optuna.storages.fail_stale_trials(study)  # may put a dead worker's trial back
