@@ -10,8 +10,8 @@ from models import MODELS
 
 class Progress:
     def __init__(self, trials):
-        self.trials = trials
-        self.index = {trial.name: k for k, trial in enumerate(trials, 1)}
+        self.trials = {trial.name: trial for trial in trials}
+        self.index = {name: k for k, name in enumerate(self.trials, 1)}
 
     def starting(self, trial):
         # The CNN's Keras progress bar needs a heading; a two-weight trial is one line when done.
@@ -19,22 +19,23 @@ class Progress:
             print(f"\n[{self.index[trial.name]}/{len(self.trials)}] {describe(trial)}", flush=True)
 
     def __call__(self, result, study):
+        """Called when `result`'s trial has finished, before the study records it."""
         records = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
-        done = {r.user_attrs.get("trial"): r for r in records if r.state == TrialState.COMPLETE}
-        running = sum(r.state == TrialState.RUNNING for r in records)
-        seconds = {}
-        for r in done.values():
-            if "result" in r.user_attrs:
-                seconds.setdefault(r.user_attrs["trial"].split("/")[0], []).append(r.user_attrs["result"]["seconds"])
-        left = [t for t in self.trials if t.name not in done and t.name != result.trial.name]
+        done = {r.user_attrs.get("trial"): r for r in records
+                if r.state == TrialState.COMPLETE and r.user_attrs.get("trial") in self.trials}
+        done_here = len(done) + 1
+        workers = max(1, sum(r.state == TrialState.RUNNING for r in records))
+        seconds = {result.trial.model: [result.seconds]}
+        for name, record in done.items():
+            seconds.setdefault(self.trials[name].model, []).append(record.user_attrs["result"]["seconds"])
+        left = [t for name, t in self.trials.items() if name not in done and name != result.trial.name]
         if not left:
             eta = "done"
         elif all(t.model in seconds for t in left):
-            eta = "about " + _duration(sum(statistics.fmean(seconds[t.model]) for t in left) / max(1, running)) + " left"
+            eta = f"about {_duration(sum(statistics.fmean(seconds[t.model]) for t in left) / workers)} left"
         else:
             eta = "time left: known after a trial of each model"
-        # Called before the study records this trial as complete.
-        print(f"[{len(done) + 1}/{len(self.trials)}] {describe(result.trial)}: {outcome(result)} "
+        print(f"[{done_here}/{len(self.trials)}] {describe(result.trial)}: {outcome(result)} "
               f"in {result.seconds:.1f} s; {eta}", flush=True)
 
 

@@ -66,9 +66,9 @@ def plot_loss_curves(comparison, path):
             ax.set_xticks([1])
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
-    fig.suptitle("Each optimizer at its best learning rate" + (" (mean over seeds, band: min to max)"
-                                                               if any(len(rs) > 1 for rs in comparison.best.values())
-                                                               else ""))
+    seeds = any(len(rs) > 1 for rs in comparison.best.values())
+    fig.suptitle(("Each optimizer at its best learning rate" if comparison.swept else "Each optimizer")
+                 + (" (mean over seeds, band: min to max)" if seeds else ""))
     fig.savefig(path, dpi=110)
     return path
 

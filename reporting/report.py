@@ -31,8 +31,7 @@ def write_report(results, data, run_dir, target_loss=None):
     written = write_rows(comparison.trial_rows(), TRIAL_COLUMNS, run_dir, "trials")
     written += write_rows(rows, SUMMARY_COLUMNS, run_dir, "summary")
     figures = [plot_loss_curves(comparison, os.path.join(run_dir, "loss_curves.png"))]
-    if any(len({r.trial.learning_rate for r in comparison.results
-                if (r.trial.model, r.trial.optimizer) == key}) > 1 for key in comparison.best):
+    if comparison.swept:
         figures.append(plot_lr_sensitivity(comparison, os.path.join(run_dir, "lr_sensitivity.png")))
     figures += write_hills(comparison, data, run_dir)
     log_figures(figures, run_dir)

@@ -70,6 +70,8 @@ class Comparison:
             rates = sorted(by_rate)
             self.edge[model, optimizer] = len(rates) > 1 and best_rate in (rates[0], rates[-1])
         self.targets = {model: self._target(model, target_loss) for model in self.models}
+        # Several learning rates were tried for some model and optimizer.
+        self.swept = any(len({r.trial.learning_rate for r in group}) > 1 for group in self._groups().values())
 
     def _groups(self):
         groups = {}
