@@ -177,7 +177,7 @@ class PathRecorder(DivergenceStop):
         self.exact_losses = exact_losses
         self.steps_per_epoch = steps_per_epoch
         self.log = log
-        self.path, self.losses = [], []
+        self.path = []
         self._pending = []
 
     def _read_step(self):
@@ -197,7 +197,6 @@ class PathRecorder(DivergenceStop):
             step = len(self.path)
             here = {name: float(values[k]) for name, values in losses.items()}
             self.path.append(w)
-            self.losses.append(here["train_loss"])
             if step % self.steps_per_epoch == 0:
                 self.log.record(step // self.steps_per_epoch, here)
             if self.steps_per_epoch > 1:  # mini-batches: the loss after every step, too

@@ -25,7 +25,6 @@ class TrialResult:
     seconds: float
     history: dict = field(default_factory=dict)  # METRICS -> per-epoch values, index 0 is epoch 1
     path: np.ndarray | None = None  # two-weight models: (steps + 1, 2) weights, row 0 the start
-    path_losses: list | None = None  # the exact training loss at each row of `path`
 
     def final(self, metric):
         values = self.history.get(metric)
@@ -45,15 +44,14 @@ class TrialResult:
     def to_dict(self):
         return {
             "status": self.status, "epochs": self.epochs, "seconds": self.seconds, "history": self.history,
-            "path": None if self.path is None else self.path.tolist(), "path_losses": self.path_losses,
+            "path": None if self.path is None else self.path.tolist(),
         }
 
     @classmethod
     def from_dict(cls, trial, values):
         path = values.get("path")
         return cls(trial=trial, status=values["status"], epochs=values["epochs"], seconds=values["seconds"],
-                   history=values["history"], path=None if path is None else np.array(path, "float64"),
-                   path_losses=values.get("path_losses"))
+                   history=values["history"], path=None if path is None else np.array(path, "float64"))
 
 
 def batch_stream(split, epochs, batch_size, seed):
@@ -185,5 +183,4 @@ def train_trial(trial, data, folder, session_id, verbose=1):
     return TrialResult(
         trial=trial, status=status, epochs=len(history.get("train_loss", [])), seconds=seconds, history=history,
         path=np.array(watch.path) if entry.two_weight else None,
-        path_losses=watch.losses if entry.two_weight else None,
     )
