@@ -9,6 +9,12 @@ trial is failed and put back in the queue, and a worker still running (or a late
 `--resume`) runs it from the start. Ctrl-C puts the interrupted trial back in the queue at
 once. The default storage is a SQLite file in the run folder; any database URL Optuna
 accepts (e.g. PostgreSQL) lets workers on many machines share one sweep.
+
+Optuna hands out a waiting trial by reading its state and then writing RUNNING, relying on
+SELECT ... FOR UPDATE to make the two one step. SQLite ignores FOR UPDATE, so two workers
+could both take one trial (optuna/optuna#4621); the second then fails with "Cannot tell a
+COMPLETE trial". On SQLite every transaction here therefore starts with BEGIN IMMEDIATE,
+which takes the database's write lock before the read.
 """
 
 import math
@@ -17,6 +23,7 @@ import time
 import warnings
 
 import optuna
+import sqlalchemy
 from optuna.trial import TrialState
 
 from comparison import interrupts
@@ -26,6 +33,7 @@ HEARTBEAT_SECONDS = 5
 GRACE_SECONDS = 20  # no heartbeat for this long: the worker is presumed dead
 _POLL_SECONDS = 1.0
 _STUDY_WAIT_SECONDS = 60
+_SQLITE_BUSY_SECONDS = 60  # how long a worker waits for another's write lock
 
 # Optuna's per-trial log lines (and a traceback for a trial stopped by Ctrl-C) would
 # interleave with the comparison's own progress lines; the heartbeat API is experimental.
@@ -41,14 +49,42 @@ def default_storage(run_path):
     return f"sqlite:///{os.path.abspath(os.path.join(run_path, 'study.db'))}"
 
 
-def open_study(storage_url, study_name, trials, create):
-    """The run's study; if `create`, made here with every trial enqueued in order."""
+def open_storage(storage_url):
+    """Optuna's RDBStorage for the URL, with heartbeats; on SQLite, one writer at a time."""
+    sqlite = sqlalchemy.engine.make_url(storage_url).get_backend_name() == "sqlite"
     storage = optuna.storages.RDBStorage(
         storage_url,
+        engine_kwargs={"connect_args": {"timeout": _SQLITE_BUSY_SECONDS}} if sqlite else None,
         heartbeat_interval=HEARTBEAT_SECONDS,
         grace_period=GRACE_SECONDS,
         heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(),
     )
+    if sqlite:
+        _begin_immediate(storage.engine)
+    return storage
+
+
+def _begin_immediate(engine):
+    """Makes each transaction on a SQLite engine take the write lock when it begins.
+
+    SQLAlchemy's recipe for SQLite transactions: the driver's own BEGIN is turned off
+    and SQLAlchemy emits the one it should. Connections Optuna opened before the listeners
+    existed are closed, so every connection from now on gets them.
+    """
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def _driver_begins_nothing(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @sqlalchemy.event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()
+
+
+def open_study(storage_url, study_name, trials, create):
+    """The run's study; if `create`, made here with every trial enqueued in order."""
+    storage = open_storage(storage_url)
     if create:
         study = optuna.create_study(storage=storage, study_name=study_name, direction="minimize")
         for trial in trials:

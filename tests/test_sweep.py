@@ -162,6 +162,41 @@ def test_two_workers_split_one_sweep_and_run_each_trial_once(sweep, tmp_path):
     _each_trial_once_in_tensorboard(tmp_path / "shared")
 
 
+_RACING_WORKER = """
+import sys
+from comparison import sweep
+from comparison.runner import TrialResult
+from comparison.trials import Trial
+storage, count = sys.argv[1], int(sys.argv[2])
+trials = [Trial("linear", "sgd", 0.1, seed) for seed in range(count)]
+study = sweep.open_study(storage, "race", trials, create=False)
+ran = sweep.run_worker(study, trials, lambda trial: TrialResult(trial, "ok", 1, 0.0, {"val_loss": [1.0]}))
+print("\\n".join(ran))
+"""
+
+
+def test_workers_racing_on_a_sqlite_study_never_take_the_same_trial(tmp_path):
+    # SQLite ignores SELECT ... FOR UPDATE, which Optuna relies on to hand a waiting trial
+    # to one worker: without BEGIN IMMEDIATE, workers that ask at the same moment take the
+    # same trial and all but one fail with "Cannot tell a COMPLETE trial". Trials that
+    # take no time make the workers ask all the time.
+    from comparison import sweep
+    from comparison.trials import Trial
+    from runs import ROOT
+
+    count = 120
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    sweep.open_study(storage, "race", [Trial("linear", "sgd", 0.1, seed) for seed in range(count)], create=True)
+    workers = [subprocess.Popen([sys.executable, "-c", _RACING_WORKER, storage, str(count)], cwd=ROOT, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": ROOT})
+               for _ in range(4)]
+    outputs = [w.communicate(timeout=600) for w in workers]
+    for worker, (_, stderr) in zip(workers, outputs):
+        assert worker.returncode == 0, stderr
+    ran = sorted(name for stdout, _ in outputs for name in stdout.split())
+    assert ran == sorted(Trial("linear", "sgd", 0.1, seed).name for seed in range(count))
+
+
 def test_reused_compiled_model_gives_a_fresh_models_results(tmp_path):
     # Trials that differ only in learning rate and seed share one compiled two-weight model
     # (see comparison.runner.compiled_model): the results must be bit for bit a fresh one's.
