@@ -380,7 +380,7 @@ def run(args, trials, data):
                 print(f"\nThe last trial finished in another process, which writes the report in {folder.path}")
         if no_room:
             fail(f"cannot write to {folder.path} ({no_room}); {len(finished)} finished trials are kept there "
-                 f"(resume with --run-name {folder.name} --resume once there is room)", status=1)
+                 f"(resume with --run-name {folder.name} --resume once it can be written)", status=1)
         if interrupted:
             sys.stdout.flush()
             if not args.overwrite:

@@ -123,7 +123,8 @@ _NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
 
 def storage_problem(error):
     """A one-line description if `error` (or an exception behind it) is the file system or
-    the study's database refusing writes (a full disk, a quota, a read-only mount); else None."""
+    the study's database refusing writes (a full disk, a quota, a read-only mount, another
+    worker holding the database's lock); else None."""
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
@@ -133,6 +134,9 @@ def storage_problem(error):
         for words in ("database or disk is full", "disk I/O error", "readonly database"):
             if words in text:
                 return f"the study's database: {words}"
+        if "database is locked" in text:
+            return ("the study's database: locked by another worker for over a minute "
+                    "(a worker stopped with Ctrl-Z while writing holds it until it goes on)")
         error = error.__cause__ or error.__context__
     return None
 

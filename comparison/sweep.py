@@ -19,6 +19,7 @@ which takes the database's write lock before the read.
 
 import math
 import os
+import sys
 import time
 import warnings
 
@@ -52,13 +53,15 @@ def default_storage(run_path):
 def open_storage(storage_url):
     """Optuna's RDBStorage for the URL, with heartbeats; on SQLite, one writer at a time."""
     sqlite = sqlalchemy.engine.make_url(storage_url).get_backend_name() == "sqlite"
-    storage = optuna.storages.RDBStorage(
-        storage_url,
-        engine_kwargs={"connect_args": {"timeout": _SQLITE_BUSY_SECONDS}} if sqlite else None,
-        heartbeat_interval=HEARTBEAT_SECONDS,
-        grace_period=GRACE_SECONDS,
-        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(),
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        storage = optuna.storages.RDBStorage(
+            storage_url,
+            engine_kwargs={"connect_args": {"timeout": _SQLITE_BUSY_SECONDS}} if sqlite else None,
+            heartbeat_interval=HEARTBEAT_SECONDS,
+            grace_period=GRACE_SECONDS,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(),
+        )
     if sqlite:
         _begin_immediate(storage.engine)
     return storage
@@ -126,9 +129,10 @@ def run_worker(study, trials, run_trial, progress=None):
     worker ran, in order.
     """
     by_name = {trial.name: trial for trial in trials}
-    ran = []
+    ran, taken = [], []
 
     def objective(record):
+        taken.append(record)
         name = record.user_attrs.get("trial")
         if name not in by_name:
             # The queue emptied between our look and ask(), so Optuna made a fresh trial.
@@ -137,11 +141,13 @@ def run_worker(study, trials, run_trial, progress=None):
             with interrupts.allowed():
                 result = run_trial(by_name[name])
         except BaseException:
-            study.enqueue_trial({}, user_attrs={"trial": name})
+            put_back(record)
             raise
         if result.status == "interrupted":
-            study.enqueue_trial({}, user_attrs={"trial": name})
+            put_back(record)
             raise Interrupted(result)
+        if _taken_over(study, record):
+            raise optuna.TrialPruned("taken over by another worker")  # Optuna's tell will refuse
         record.set_user_attr("result", result.to_dict())
         ran.append(name)
         if progress:
@@ -149,19 +155,41 @@ def run_worker(study, trials, run_trial, progress=None):
         # Optuna refuses NaN; a diverged trial is infinitely bad.
         return result.score if math.isfinite(result.score) else math.inf
 
+    def put_back(record):
+        if not _taken_over(study, record):  # else its copy is already in the queue
+            study.enqueue_trial({}, user_attrs={"trial": record.user_attrs["trial"]})
+
+    def any_of_ours(state):
+        return any(r.user_attrs.get("trial") in by_name for r in study.get_trials(deepcopy=False, states=(state,)))
+
     while True:
         interrupts.check()
-        waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-        if not any(r.user_attrs.get("trial") in by_name for r in waiting):
+        if not any_of_ours(TrialState.WAITING):
             optuna.storages.fail_stale_trials(study)  # may put a dead worker's trial back
-            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-            if any(r.user_attrs.get("trial") in by_name for r in running):
-                time.sleep(_POLL_SECONDS)
-                continue
-            return ran
+            if not any_of_ours(TrialState.WAITING):
+                if any_of_ours(TrialState.RUNNING):
+                    time.sleep(_POLL_SECONDS)
+                    continue
+                return ran
         # Recording a trial is not cut by Ctrl-C: it stops the run once the record is whole.
         with interrupts.deferred():
-            study.optimize(objective, n_trials=1, catch=())
+            taken.clear()
+            try:
+                study.optimize(objective, n_trials=1, catch=())
+            except ValueError:  # Optuna's tell: "Cannot tell a FAIL trial"
+                # This worker sent no heartbeat for GRACE_SECONDS (stopped with Ctrl-Z, a
+                # machine asleep), so another worker failed its trial and ran it again.
+                if not (taken and _taken_over(study, taken[-1])):
+                    raise
+                print(f"{taken[-1].user_attrs['trial']}: this worker sent no heartbeat for over {GRACE_SECONDS} s, "
+                      "so another worker ran the trial again; its result stands and this one is dropped",
+                      file=sys.stderr, flush=True)
+
+
+def _taken_over(study, record):
+    """Whether another worker failed this trial as stale and put a copy back in the queue
+    (RetryHeartbeatStaleTrialCallback marks the copy with the failed trial's number)."""
+    return any(r.system_attrs.get("failed_trial") == record.number for r in study.get_trials(deepcopy=False))
 
 
 class Interrupted(KeyboardInterrupt):

@@ -197,6 +197,86 @@ def test_workers_racing_on_a_sqlite_study_never_take_the_same_trial(tmp_path):
     assert ran == sorted(Trial("linear", "sgd", 0.1, seed).name for seed in range(count))
 
 
+_SILENT_WORKER = """
+import os, sys, time
+from comparison import sweep
+from comparison.runner import TrialResult
+from comparison.trials import Trial
+# One heartbeat when the trial starts, then none for longer than the test: to the other
+# worker this one looks stopped (Ctrl-Z, a machine asleep) once GRACE_SECONDS have passed.
+sweep.HEARTBEAT_SECONDS, sweep.GRACE_SECONDS = 3600, 2
+storage, loss, go = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+trials = [Trial("linear", "sgd", 0.1, 0)]
+
+def run_trial(trial):
+    print("started", flush=True)
+    while not os.path.exists(go):
+        time.sleep(0.05)
+    return TrialResult(trial, "ok", 1, 0.0, {"val_loss": [loss]})
+
+print("ran", *sweep.run_worker(sweep.open_study(storage, "silent", trials, create=False), trials, run_trial))
+"""
+
+
+def test_a_worker_silent_past_the_grace_period_leaves_its_trial_to_the_one_that_reran_it(tmp_path):
+    # Worker A sends no heartbeat after its trial starts; B finds the trial stale, fails it
+    # and runs it again. When A then finishes, Optuna refuses its result ("Cannot tell a
+    # FAIL trial"): A says so and exits normally, and B's result is the trial's.
+    from comparison import sweep
+    from comparison.trials import Trial
+    from runs import ROOT
+
+    storage, go = f"sqlite:///{tmp_path / 'study.db'}", tmp_path / "go"
+    trials = [Trial("linear", "sgd", 0.1, 0)]
+    sweep.open_study(storage, "silent", trials, create=True)
+
+    def worker(loss):
+        return subprocess.Popen([sys.executable, "-c", _SILENT_WORKER, storage, str(loss), str(go)], cwd=ROOT,
+                                text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**os.environ, "PYTHONPATH": ROOT})
+
+    a = worker(1.0)
+    try:
+        assert a.stdout.readline() == "started\n"
+        b = worker(2.0)
+        assert b.stdout.readline() == "started\n"  # A's trial, failed as stale and run again
+        go.touch()
+        b_out, b_err = b.communicate(timeout=300)
+    finally:
+        go.touch()
+    a_out, a_err = a.communicate(timeout=300)
+    assert a.returncode == 0 and b.returncode == 0, a_err + b_err
+    assert f"{trials[0].name}: this worker sent no heartbeat" in a_err
+    assert a_out.split() == ["ran"]
+    assert b_out.split() == ["ran", trials[0].name]
+    study = sweep.open_study(storage, "silent", trials, create=False)
+    assert len(study.trials) == 2
+    assert sweep.finished_results(study, trials)[trials[0].name].final("val_loss") == 2.0
+
+
+def test_a_study_locked_past_the_wait_is_a_one_line_problem_not_a_hang(tmp_path, monkeypatch):
+    # Another process holds SQLite's write lock (a worker stopped with Ctrl-Z mid-write):
+    # after the busy wait the worker gets an error that train.py reports in one line.
+    import sqlite3
+
+    from comparison import sweep
+    from comparison.run_folder import storage_problem
+    from comparison.trials import Trial
+
+    monkeypatch.setattr(sweep, "_SQLITE_BUSY_SECONDS", 0.2)
+    trials = [Trial("linear", "sgd", 0.1, 0)]
+    study = sweep.open_study(f"sqlite:///{tmp_path / 'study.db'}", "locked", trials, create=True)
+    holder = sqlite3.connect(tmp_path / "study.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Exception) as caught:
+            sweep.run_worker(study, trials, lambda trial: pytest.fail("ran a trial without the lock"))
+    finally:
+        holder.execute("ROLLBACK")
+    assert storage_problem(caught.value).startswith("the study's database: locked by another worker")
+    assert storage_problem(RuntimeError("something else")) is None
+
+
 def test_reused_compiled_model_gives_a_fresh_models_results(tmp_path):
     # Trials that differ only in learning rate and seed share one compiled two-weight model
     # (see comparison.runner.compiled_model): the results must be bit for bit a fresh one's.
