@@ -15,10 +15,12 @@ Each invocation writes a new run folder under --logdir: one TensorBoard run per 
 """
 
 import argparse
+import functools
 import math
 import os
 import shlex
 import sys
+import threading
 
 from data import DATASETS
 from models import BOTH, MODELS
@@ -320,6 +322,13 @@ def main(argv=None):
         fail(f"cannot write under --logdir {args.logdir} ({problem})", status=1)
 
 
+def _quiet_if_storage_problem(failure, report):
+    from comparison.run_folder import storage_problem
+
+    if storage_problem(failure.exc_value) is None:
+        report(failure)
+
+
 def run(args, trials, data):
     """Runs the trials through the run's study, then writes the report of what finished."""
     from comparison import interrupts
@@ -347,6 +356,9 @@ def run(args, trials, data):
             return train_trial(trial, data[trial.model], os.path.join(folder.path, trial.name),
                                session_id=f"{trial.name} @ {folder.name}", verbose=keras_verbose)
 
+        # Optuna's heartbeat thread meets a full disk or a locked database too; this thread
+        # reports it in one line when it next writes, so the other's traceback is dropped.
+        threading.excepthook = functools.partial(_quiet_if_storage_problem, report=threading.excepthook)
         already_done = len(finished_results(study, trials)) == len(trials)
         ran, partial, no_room = [], [], None
         try:

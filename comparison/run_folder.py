@@ -135,8 +135,8 @@ def storage_problem(error):
             if words in text:
                 return f"the study's database: {words}"
         if "database is locked" in text:
-            return ("the study's database: locked by another worker for over a minute "
-                    "(a worker stopped with Ctrl-Z while writing holds it until it goes on)")
+            return ("the study's database: locked by another worker for over a minute; a worker "
+                    "stopped with Ctrl-Z while writing holds it until it goes on")
         error = error.__cause__ or error.__context__
     return None
 
