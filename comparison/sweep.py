@@ -129,10 +129,11 @@ def run_worker(study, trials, run_trial, progress=None):
     worker ran, in order.
     """
     by_name = {trial.name: trial for trial in trials}
-    ran, taken = [], []
+    ran, current = [], None  # current: the Optuna trial this worker took last
 
     def objective(record):
-        taken.append(record)
+        nonlocal current
+        current = record
         name = record.user_attrs.get("trial")
         if name not in by_name:
             # The queue emptied between our look and ask(), so Optuna made a fresh trial.
@@ -173,15 +174,15 @@ def run_worker(study, trials, run_trial, progress=None):
                 return ran
         # Recording a trial is not cut by Ctrl-C: it stops the run once the record is whole.
         with interrupts.deferred():
-            taken.clear()
+            current = None
             try:
                 study.optimize(objective, n_trials=1, catch=())
             except ValueError:  # Optuna's tell: "Cannot tell a FAIL trial"
                 # This worker sent no heartbeat for GRACE_SECONDS (stopped with Ctrl-Z, a
                 # machine asleep), so another worker failed its trial and ran it again.
-                if not (taken and _taken_over(study, taken[-1])):
+                if current is None or not _taken_over(study, current):
                     raise
-                print(f"{taken[-1].user_attrs['trial']}: this worker sent no heartbeat for over {GRACE_SECONDS} s, "
+                print(f"{current.user_attrs['trial']}: this worker sent no heartbeat for over {GRACE_SECONDS} s, "
                       "so another worker ran the trial again; its result stands and this one is dropped",
                       file=sys.stderr, flush=True)
 
