@@ -298,7 +298,7 @@ def main(argv=None):
 
         keras.mixed_precision.set_dtype_policy("mixed_float16")
 
-    interrupts.check()  # TensorFlow's import may have caught a Ctrl-C and gone on
+    interrupts.check()  # a library may have caught a Ctrl-C and gone on
     trials = plan(args, data)
     if args.distribute:
         problem = uneven_split(len(devices.names), trials, data)

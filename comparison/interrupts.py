@@ -6,11 +6,16 @@ block ends, so no record is left half-written. Inside `deferred()`, `allowed()` 
 window (the training itself) where it is raised at once. Later signals are ignored with a
 note: a second Ctrl-C cannot cut the report of what finished in half.
 
-A library may catch the KeyboardInterrupt and carry on (some of TensorFlow's imports do):
-`check()`, called between the steps of a run, raises it again until `stopping()` says the
-program has acted on it. `ignore_from_now_on()`, once the run is over, keeps a late
-signal from killing the process while it shuts down (Python gives the signal back to the
-system's default, which kills, once the program has returned).
+A signal is never raised inside an import: a native module whose initialisation is cut
+leaves the process half-built (jaxlib's nanobind modules crash it as they are freed, and a
+module left half-imported breaks the next import of it). It is raised as soon as the
+outermost import is over, which the handler checks every `_RETRY_SECONDS` (SIGALRM).
+
+A library may catch the KeyboardInterrupt and carry on: `check()`, called between the
+steps of a run, raises it again until `stopping()` says the program has acted on it.
+`ignore_from_now_on()`, once the run is over, keeps a late signal from killing the process
+while it shuts down (Python gives the signal back to the system's default, which kills,
+once the program has returned).
 """
 
 import signal
@@ -18,6 +23,10 @@ import sys
 from contextlib import contextmanager
 
 _state = {"signals": 0, "raised": False, "pending": False, "depth": 0, "acted": False}
+_RETRY_SECONDS = 0.05
+# importlib's own frames (frozen into CPython; importlib._bootstrap where they are not)
+_IMPORT_MACHINERY = {"_frozen_importlib", "_frozen_importlib_external", "importlib._bootstrap",
+                     "importlib._bootstrap_external"}
 
 
 def _handle(signum, frame):
@@ -26,11 +35,32 @@ def _handle(signum, frame):
         if _state["signals"] == 2:
             print("\nStopping: writing what has finished first (further Ctrl-C is ignored)", file=sys.stderr)
         return
+    _state["pending"] = True
+    _raise_when_safe(frame)
+
+
+def _raise_when_safe(frame):
     if _state["depth"]:
-        _state["pending"] = True
+        return  # deferred: raised when the block ends
+    if _importing(frame):
+        signal.setitimer(signal.ITIMER_REAL, _RETRY_SECONDS)  # _retry looks again
         return
-    _state["raised"] = True
+    _state["pending"], _state["raised"] = False, True
     raise KeyboardInterrupt
+
+
+def _retry(signum, frame):
+    if _state["pending"]:
+        _raise_when_safe(frame)
+
+
+def _importing(frame):
+    """Whether the main thread is inside an import: importlib's frames are on its stack."""
+    while frame is not None:
+        if frame.f_globals.get("__name__") in _IMPORT_MACHINERY:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _quiet_if_interrupt(unraisable, report=sys.unraisablehook):
@@ -45,6 +75,7 @@ def install():
     """SIGINT and SIGTERM (a scheduler, `timeout`, a container stop) both interrupt."""
     signal.signal(signal.SIGINT, _handle)
     signal.signal(signal.SIGTERM, _handle)
+    signal.signal(signal.SIGALRM, _retry)
     sys.unraisablehook = _quiet_if_interrupt
 
 
@@ -77,7 +108,7 @@ def allowed():
 def check():
     """Raises KeyboardInterrupt if a stop signal arrived and the program has not acted on it."""
     if _state["signals"] and not _state["acted"]:
-        _state["raised"] = True
+        _state["pending"], _state["raised"] = False, True
         raise KeyboardInterrupt
 
 
@@ -94,3 +125,4 @@ def acted():
 def ignore_from_now_on():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)

@@ -4,13 +4,14 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 
 import pytest
 
-from runs import event_files, read_summary, read_trials, run_folders, scalars, start_train, train, tree_digest
+from runs import ROOT, event_files, read_summary, read_trials, run_folders, scalars, start_train, train, tree_digest
 
 # A CNN run long enough to be stopped in its second trial.
 LONG_CNN = ["--model", "cnn", "--opt", "sgd", "adam", "--epochs", "100", "--quick"]
@@ -73,6 +74,38 @@ def test_second_ctrl_c_cannot_cut_the_report(tmp_path):
     (run_dir,) = run_folders(tmp_path)
     for name in ("trials.csv", "summary.csv", "summary.json", "loss_curves.png"):
         assert os.path.isfile(os.path.join(run_dir, name)), name
+
+
+# A module that signals its own process while it is being imported, the way a Ctrl-C lands
+# in `import keras`; `outer` imports `inner` and only then finishes.
+_OUTER = "import inner\ncomplete = inner.complete\n"
+_INNER = """import os, signal, sys, time
+os.kill(os.getpid(), int(sys.argv[1]))
+time.sleep(0.5)  # the handler runs here, inside the import
+complete = True
+"""
+_MAIN = """import sys, time
+from comparison import interrupts
+interrupts.install()
+try:
+    import outer
+    time.sleep(60)  # the signal is raised here, once the import is over
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted", sys.modules.get("outer") is not None and sys.modules["outer"].complete)
+"""
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_during_an_import_is_raised_once_the_import_is_whole(tmp_path, stop):
+    # Cut inside an import, a native module crashes the process (jaxlib's, as `import keras`
+    # loads it) or stays half-imported; the interrupt must wait for the import to finish.
+    (tmp_path / "outer.py").write_text(_OUTER)
+    (tmp_path / "inner.py").write_text(_INNER)
+    result = subprocess.run([sys.executable, "-c", _MAIN, str(int(stop))], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, str(tmp_path)])})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["interrupted", "True"]
 
 
 def test_overwrite_refuses_a_run_in_progress(tmp_path):
