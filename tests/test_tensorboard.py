@@ -41,16 +41,21 @@ class Board:
         with urllib.request.urlopen(request, timeout=30) as response:
             return (response.headers["Content-Type"], response.read()) if raw else json.loads(response.read())
 
-    def wait_for_runs(self, count, timeout=120):
-        deadline = time.monotonic() + timeout
+    def wait_until_read(self, count, timeout=180):
+        """Until TensorBoard lists `count` runs, each with a chart or an image, and two looks
+        a reload apart find the same tags: it has read every file, however slow the machine."""
+        deadline, last = time.monotonic() + timeout, None
         while time.monotonic() < deadline:
             try:
-                if len(self.get("/data/runs")) >= count:
-                    return
+                runs = self.get("/data/runs")
+                now = (runs, self.get("/data/plugin/scalars/tags"), self.get("/data/plugin/images/tags"))
             except OSError:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"TensorBoard did not list {count} runs")
+                now = None
+            if now and len(runs) >= count and all(now[1].get(r) or now[2].get(r) for r in runs) and now == last:
+                return
+            last = now
+            time.sleep(1.5)  # past --reload_interval
+        raise TimeoutError(f"TensorBoard did not read {count} runs")
 
     def close(self):
         self.process.terminate()
@@ -67,8 +72,7 @@ def board(tmp_path_factory):
         time.sleep(1.1)  # run folders are named by the second
     folders = run_folders(logdir)
     board = Board(logdir)
-    board.wait_for_runs(9 + len(folders))  # a run per trial, and each invocation's figures
-    time.sleep(2)  # let the last reload finish reading the files it listed
+    board.wait_until_read(9 + len(folders))  # a run per trial, and each invocation's figures
     yield board, folders
     board.close()
 
