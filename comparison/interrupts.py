@@ -33,7 +33,8 @@ def _handle(signum, frame):
     _state["signals"] += 1
     if _state["raised"] or _state["pending"]:
         if _state["signals"] == 2:
-            print("\nStopping: writing what has finished first (further Ctrl-C is ignored)", file=sys.stderr)
+            doing = "once the import in progress is over" if _importing(frame) else "writing what has finished first"
+            print(f"\nStopping: {doing} (further Ctrl-C is ignored)", file=sys.stderr)
         return
     _state["pending"] = True
     _raise_when_safe(frame)
