@@ -212,6 +212,7 @@ def compare(rule, jit_compile, initial_values, grads, args):
     single-round benchmark, can mislead. Returns one dict per round with the seconds per step
     of each block and the ratio ours / built-in of each pair of blocks.
     """
+    clock = CLOCKS[args.clock]
     rounds = []
     for round_index in range(args.rounds):
         ours, builtin = optimizer_pair(rule, args)
@@ -222,16 +223,14 @@ def compare(rule, jit_compile, initial_values, grads, args):
             step_builtin = make_apply_step(builtin, initial_values, grads, jit_compile)
             step_ours = make_apply_step(ours, initial_values, grads, jit_compile)
         for step in (step_ours, step_builtin):
-            time_block(step, args.warmup_steps, CLOCKS[args.clock])
-        times_ours, times_builtin = [], []
+            time_block(step, args.warmup_steps, clock)
+        times = {step_ours: [], step_builtin: []}
         for repetition in range(args.repetitions):
             # Alternate which goes first, so neither always runs on a cache the other warmed.
-            if repetition % 2 == 0:
-                times_ours.append(time_block(step_ours, args.steps, CLOCKS[args.clock]))
-                times_builtin.append(time_block(step_builtin, args.steps, CLOCKS[args.clock]))
-            else:
-                times_builtin.append(time_block(step_builtin, args.steps, CLOCKS[args.clock]))
-                times_ours.append(time_block(step_ours, args.steps, CLOCKS[args.clock]))
+            order = (step_ours, step_builtin) if repetition % 2 == 0 else (step_builtin, step_ours)
+            for step in order:
+                times[step].append(time_block(step, args.steps, clock))
+        times_ours, times_builtin = times[step_ours], times[step_builtin]
         rounds.append({
             "ours": times_ours,
             "builtin": times_builtin,
@@ -241,8 +240,9 @@ def compare(rule, jit_compile, initial_values, grads, args):
 
 
 def measure_copy(step, args):
-    time_block(step, args.warmup_steps, CLOCKS[args.clock])
-    return statistics.median(time_block(step, args.steps, CLOCKS[args.clock]) for _ in range(args.repetitions))
+    clock = CLOCKS[args.clock]
+    time_block(step, args.warmup_steps, clock)
+    return statistics.median(time_block(step, args.steps, clock) for _ in range(args.repetitions))
 
 
 def measure_numpy_copy(initial_values, args):

@@ -57,7 +57,8 @@ class Comparison:
         self.best = {}  # (model, optimizer) -> results at the best learning rate
         self.diverged_trials = {}
         self.edge = {}
-        for (model, optimizer), group in self._groups().items():
+        groups = self._groups()
+        for (model, optimizer), group in groups.items():
             finished = [r for r in group if r.status != "interrupted"] or group
             by_rate = {}
             for r in finished:
@@ -71,7 +72,7 @@ class Comparison:
             self.edge[model, optimizer] = len(rates) > 1 and best_rate in (rates[0], rates[-1])
         self.targets = {model: self._target(model, target_loss) for model in self.models}
         # Several learning rates were tried for some model and optimizer.
-        self.swept = any(len({r.trial.learning_rate for r in group}) > 1 for group in self._groups().values())
+        self.swept = any(len({r.trial.learning_rate for r in group}) > 1 for group in groups.values())
 
     def _groups(self):
         groups = {}

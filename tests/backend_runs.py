@@ -10,11 +10,11 @@ import tempfile
 
 import numpy as np
 
+from comparison.devices import BACKENDS, default_backend  # imports no backend
 from runs import read_trials, scalars, train
 
-BACKENDS = ("tensorflow", "jax", "torch")
 # The backend this pytest session itself runs on (tests/test_optimizers.py runs in-process).
-SESSION_BACKEND = os.environ.get("KERAS_BACKEND") or "tensorflow"
+SESSION_BACKEND = default_backend()
 # TRAIN_CPU_DEVICES (see comparison/devices.py) splits the CPU into this many devices.
 REPLICAS = 2
 
