@@ -21,7 +21,7 @@ from tensorboard.compat.proto import summary_pb2
 from tensorboard.plugins.hparams import api as hparams_api
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
-from comparison.event_files import EventFile
+from reporting.files import EventFile
 from models import MODELS
 from optimizers import OPTIMIZERS
 

@@ -25,6 +25,8 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from reporting.files import write_atomically
+
 MARKER = "run.json"
 # How long a process started beside another one waits for it to finish creating the folder.
 _CREATION_WAIT_SECONDS = 60
@@ -100,21 +102,6 @@ class RunFolder:
         if fd is None:
             raise RunFolderError(f"run {self.path} is being replaced by another invocation (--overwrite)")
         self.locks.append(fd)
-
-
-def write_atomically(path, write, mode="w", **open_args):
-    """Writes `path` with `write(file)` so that a reader never sees half of it, and an error
-    (a full disk, Ctrl-C) leaves the old file, if any, and no part of the new one."""
-    temporary = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(temporary, mode, **open_args) as f:
-            write(f)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-    return path
 
 
 # Errors that mean the run folder (or the study's database) cannot take more writes.

@@ -47,7 +47,10 @@ class SweepError(RuntimeError):
 
 
 def default_storage(run_path):
-    return f"sqlite:///{os.path.abspath(os.path.join(run_path, 'study.db'))}"
+    # Made by SQLAlchemy, which escapes the path: a folder named "?" or "#" would otherwise
+    # end the URL's path there.
+    path = os.path.abspath(os.path.join(run_path, "study.db"))
+    return sqlalchemy.engine.URL.create("sqlite", database=path).render_as_string(hide_password=False)
 
 
 def open_storage(storage_url):

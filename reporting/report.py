@@ -1,13 +1,11 @@
 """Everything a finished (or interrupted) run leaves in its folder, and the terminal summary."""
 
-import glob
 import io
 import os
 
 import numpy as np
 
-from comparison.event_files import EventFile
-from comparison.run_folder import write_atomically
+from reporting.files import EventFile, event_files, write_atomically
 from reporting.plots import plot_loss_curves, plot_lr_sensitivity
 from reporting.summary import SUMMARY_COLUMNS, TRIAL_COLUMNS, Comparison, format_table, write_rows
 
@@ -64,12 +62,12 @@ def write_hills(comparison, data, run_dir):
 
 def log_figures(paths, run_dir):
     """The PNG and GIF figures as TensorBoard images, tagged figures/<name>, in the run
-    folder's own event file (replacing the one an earlier report of this run wrote)."""
+    folder's own event file. The new file appears whole, then replaces the one an earlier
+    report of this run wrote (found by exact name: a run's name may hold `*` or `[`)."""
     from PIL import Image
 
-    for old in glob.glob(os.path.join(run_dir, "events.out.tfevents.*")):
-        os.remove(old)
-    events = EventFile(run_dir)
+    earlier = event_files(run_dir)
+    events = EventFile(run_dir, atomic=True)
     try:
         for path in paths:
             name = os.path.basename(path)
@@ -78,5 +76,9 @@ def log_figures(paths, run_dir):
                     encoded = f.read()
                 width, height = Image.open(io.BytesIO(encoded)).size
                 events.image(f"{FIGURE_TAG}/{name}", encoded, width, height)
-    finally:
         events.close()
+    except BaseException:
+        events.discard()
+        raise
+    for old in earlier:
+        os.remove(old)

@@ -14,7 +14,7 @@ import math
 import os
 import statistics
 
-from comparison.run_folder import write_atomically
+from reporting.files import write_atomically
 
 TRIAL_COLUMNS = [
     "model", "optimizer", "learning_rate", "seed", "train_loss", "val_loss", "train_accuracy", "val_accuracy",

@@ -181,3 +181,23 @@ def test_resume_with_other_options_is_refused(tmp_path):
                    logdir=tmp_path)
     assert result.returncode == 2
     assert "other options" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("logdir_name, run_name, neighbour", [
+    ("logs", "*", "logs/run1"), ("logs", "run[1]", "logs/run1"), ("logs", "?", "logs/a"),
+    ("logs[s]", "x", "logss/x"),
+])
+def test_a_name_with_pattern_characters_is_a_plain_name_and_touches_nothing_else(
+        tmp_path, logdir_name, run_name, neighbour):
+    # A name made into a pattern (glob) matched other runs' files and deleted them.
+    other = tmp_path / neighbour
+    other.mkdir(parents=True)
+    (other / "events.out.tfevents.1700000000.host.1.0").write_bytes(b"someone else's figures")
+    (other / "run.json").write_text("{}")
+    before = tree_digest(other)
+    result = train("--model", "linear", "--opt", "sgd", "--quick", "--run-name", run_name,
+                   logdir=tmp_path / logdir_name)
+    assert result.returncode == 0, result.stderr
+    assert tree_digest(other) == before
+    run_dir = tmp_path / logdir_name / run_name
+    assert len(event_files(run_dir)) == 1 and read_trials(run_dir)[0]["status"] == "ok"
