@@ -4,8 +4,8 @@
     TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=. python bench/trial_overhead.py --pairs 5 --epochs 10 --json /tmp/o.json
 
 "As train.py runs it": the trial is enqueued in an Optuna study (SQLite file in a temporary
-run folder), taken by `comparison.sweep.run_worker`, trained by `comparison.runner.
-train_trial` (a fresh model from the seed, the TensorBoard event file, the divergence
+run folder), taken by `comparison.study.run_worker`, trained by `comparison.training.
+Trainer.train` (a fresh model from the seed, the TensorBoard event file, the divergence
 watch), and its result recorded in the study. "Bare": `keras.utils.set_random_seed`,
 `build_cnn`, `compile` and `fit` with the same data, batch size, epochs and validation
 data, no callbacks, nothing written. Both build and trace a fresh model, so the
@@ -31,20 +31,21 @@ def main():
     parser.add_argument("--json", help="also write the numbers to this file")
     args = parser.parse_args()
 
-    from comparison.devices import import_tensorflow
+    from comparison.devices import start
 
-    import_tensorflow("cpu")
+    devices = start("tensorflow", "cpu")
     import keras
 
-    from comparison.datasets import ModelData
-    from comparison.runner import train_trial
-    from comparison.sweep import default_storage, open_study, run_worker
+    from comparison.rules import registry_rule
+    from comparison.study import default_storage, open_study, run_worker
+    from comparison.training import Trainer
     from comparison.trials import Trial
     from models import MODELS
     from optimizers import OPTIMIZERS
 
     entry = MODELS["cnn"]
-    data = ModelData("cnn", "digits")
+    data = entry.load("digits")
+    trainer = Trainer(MODELS, {args.optimizer: registry_rule(args.optimizer)}, devices, verbose=0)
     split = data.split(args.seed)
     trial = Trial("cnn", args.optimizer, entry.learning_rates[args.optimizer], args.seed, (), args.epochs,
                   entry.batch_size, "digits")
@@ -54,7 +55,7 @@ def main():
             # Made once per invocation, not per trial: not timed.
             study = open_study(default_storage(run_dir), "bench", [trial], create=True)
             start = time.perf_counter()
-            run_worker(study, [trial], lambda t: train_trial(t, data, os.path.join(run_dir, t.name), "bench", 0))
+            run_worker(study, [trial], lambda t: trainer.train(t, data, os.path.join(run_dir, t.name), "bench"))
             return time.perf_counter() - start
 
     def bare():

@@ -23,6 +23,8 @@ import tempfile
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
+from runtime.errors import UsageError
+
 BACKENDS = ("tensorflow", "jax", "torch")
 DEFAULT_BACKEND = "tensorflow"
 CPU_DEVICES_VARIABLE = "TRAIN_CPU_DEVICES"
@@ -42,21 +44,28 @@ _NOISE = re.compile(
 )
 
 
-class DeviceError(RuntimeError):
+class DeviceError(UsageError):
     """The requested backend or device is not available."""
 
 
 @dataclass
 class Devices:
-    """What the chosen backend trains on."""
+    """What the chosen backend trains on; `start()` makes it, and the comparison passes it
+    down to whatever builds models."""
 
     backend: str
     gpu: bool  # the backend trains on GPUs (or another accelerator)
     names: list  # the devices (backend's names) a data-parallel run splits each batch over
     description: str
+    strategy: object = None  # TensorFlow's MirroredStrategy, once data_parallel made it
 
     def __str__(self):
         return f"{self.description}, Keras backend {self.backend}"
+
+    def scope(self):
+        """Where to build and compile a model so that it trains data-parallel (see
+        data_parallel); anywhere, otherwise."""
+        return self.strategy.scope() if self.strategy is not None else nullcontext()
 
 
 def default_backend():
@@ -215,19 +224,15 @@ def _torch_devices(device):
     return False, ["cpu"], _cpu_description(gpu_hidden=device == "cpu")
 
 
-_strategy = None  # TensorFlow's MirroredStrategy, once data_parallel made it
-
-
 def data_parallel(devices):
     """Sets up data-parallel training over `devices.names`; returns a line that says how.
 
     Each batch (the same global batch as on one device) is split evenly over the devices,
     every device holds a copy of the weights, and the gradients are averaged before the
     optimizer's step: the same update as on one device, to float32 rounding. On TensorFlow,
-    models must be built and compiled inside `distribution_scope()`; on JAX the
+    models must be built and compiled inside `devices.scope()`; on JAX the
     distribution is global and applies to every model made after this call.
     """
-    global _strategy
     names = devices.names
     if len(names) < 2:
         return f"Data parallel: one device ({names[0]}), so it trains as it would without --distribute"
@@ -235,7 +240,7 @@ def data_parallel(devices):
         import tensorflow as tf
 
         with _native_stderr_filtered():
-            _strategy = tf.distribute.MirroredStrategy(names)
+            devices.strategy = tf.distribute.MirroredStrategy(names)
         engine = "tf.distribute.MirroredStrategy"
     elif devices.backend == "jax":
         import keras
@@ -247,31 +252,19 @@ def data_parallel(devices):
     return f"Data parallel: {len(names)} replicas ({', '.join(names)}) with {engine}"
 
 
-def uneven_split(replicas, trials, data):
+def uneven_split(replicas, trials, data, models):
     """Why some batch of `trials` cannot be split evenly over `replicas` devices, or None.
 
     Keras's data-parallel fit needs every batch, the last of an epoch and the validation
     batches included, to split into equal shares (TensorFlow fails on unequal shares, JAX on
     a batch its devices do not divide).
     """
-    from models import MODELS
-
     if replicas < 2:
         return None
     for model, batch in dict.fromkeys((t.model, t.batch_size) for t in trials):
-        entry, sizes = MODELS[model], data[model]
-        # A two-weight model's validation loss is computed outside Keras, on all its points.
-        examples = [sizes.train_size] if entry.two_weight else [sizes.train_size, len(sizes.split(0).x_val)]
-        shares = sorted({batch} | {n % batch for n in examples} - {0})
+        shares = sorted(models[model].batch_sizes(data[model], batch))
         if any(share % replicas for share in shares):
-            advice = ("a surface takes one point per step" if entry.surface is not None else
-                      "choose a --batch-size for which every batch does")
             return (f"--distribute over {replicas} devices: {model} trains on batches of "
                     f"{' and '.join(map(str, shares))}, which do not split into equal shares (Keras's "
-                    f"data-parallel fit needs them); {advice}")
+                    f"data-parallel fit needs them); {models[model].uneven_batch_advice}")
     return None
-
-
-def distribution_scope():
-    """Where to build and compile a model so that it trains data-parallel (see data_parallel)."""
-    return _strategy.scope() if _strategy is not None else nullcontext()

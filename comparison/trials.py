@@ -9,6 +9,8 @@ import dataclasses
 import itertools
 from dataclasses import dataclass
 
+from optimizers.hyperparameters import HYPERPARAMETERS
+
 
 @dataclass(frozen=True)
 class Trial:
@@ -20,7 +22,7 @@ class Trial:
     epochs: int = 1  # for a two-weight surface, steps
     batch_size: int = 1
     dataset: str = ""  # what the model trains on: "regression", an image dataset, or "none"
-    quick: bool = False  # the CNN trains on a fixed subset (see comparison.datasets)
+    quick: bool = False  # the CNN trains on a fixed subset (see models.kinds)
     noise: float = 0.0  # a surface's gradient noise, see models.surfaces
 
     @property
@@ -52,24 +54,48 @@ class Trial:
         return cls(**values)
 
 
-def plan_trials(models, optimizers, seeds, settings, hyperparameters, quick=False):
-    """All trials of an invocation, in the order they are handed out.
+def plan(options, rules, data, models):
+    """All trials of an invocation, in the order they are handed out, and notes on options
+    given that apply to none of them.
 
-    `settings[model]` holds "learning_rates" (optimizer -> the rates to try), "epochs",
-    "batch_size", "dataset" and "noise"; `hyperparameters[optimizer]` the rule's own. The
-    order is model, seed, learning rate (by its place in the rule's list), optimizer: an
-    interrupted sweep has covered every optimizer at the rates it reached.
+    The order is model, seed, learning rate (by its place in the rule's list), optimizer: an
+    interrupted sweep has covered every optimizer at the rates it reached. `rules` are the
+    comparison's optimizers (comparison.rules), `data[model]` each model's ModelData.
     """
+    from runtime.errors import UsageError
+
+    notes = []
+    given = options.hyperparameters
+    unused = [h for h in given if not any(h in rule.hyperparameters for rule in rules if rule.registry_name)]
+    if unused:
+        flags = ", ".join(HYPERPARAMETERS[h].flag for h in unused)
+        notes.append(f"{flags} applies to none of {', '.join(r.name for r in rules)}; ignored")
+    ignored = {}
     trials = []
-    for model in models:
-        rates = settings[model]["learning_rates"]
-        depth = max(len(rates[o]) for o in optimizers)
-        for seed, k, optimizer in itertools.product(seeds, range(depth), optimizers):
-            if k < len(rates[optimizer]):
+    for model in options.models:
+        entry = models[model]
+        settings, unused_options = entry.settings(data[model], options.batch_size, options.noise)
+        for option in unused_options:
+            ignored.setdefault(option, []).append(model)
+        rates = {}
+        for rule in rules:
+            default = rule.default_learning_rate(entry)
+            if default is None and not options.learning_rates:
+                raise UsageError(f"{rule.name} has no default learning rate on {model}; give --lr")
+            rates[rule.name] = (entry.learning_rate_grid(default) if options.sweep
+                                else options.learning_rates or (default,))
+        epochs = options.epochs or (entry.quick_epochs if options.quick else entry.epochs)
+        depth = max(len(r) for r in rates.values())
+        for seed, k, rule in itertools.product(options.seed_range, range(depth), rules):
+            if k < len(rates[rule.name]):
                 trials.append(Trial(
-                    model=model, optimizer=optimizer, learning_rate=float(rates[optimizer][k]), seed=int(seed),
-                    hyperparameters=tuple(sorted(hyperparameters[optimizer].items())),
-                    epochs=int(settings[model]["epochs"]), batch_size=int(settings[model]["batch_size"]),
-                    dataset=settings[model]["dataset"], quick=bool(quick), noise=float(settings[model]["noise"]),
+                    model=model, optimizer=rule.name, learning_rate=float(rates[rule.name][k]), seed=int(seed),
+                    hyperparameters=tuple(sorted(rule.hyperparameters.items())), epochs=int(epochs),
+                    batch_size=int(settings["batch_size"]), dataset=data[model].label, quick=options.quick,
+                    noise=float(settings["noise"]),
                 ))
-    return trials
+    for option, names in ignored.items():
+        notes.append(f"{option} does not apply to {', '.join(names)}; ignored there")
+    names = [t.name for t in trials]
+    assert len(set(names)) == len(names), "two trials of one plan share a name"
+    return trials, notes

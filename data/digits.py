@@ -10,14 +10,14 @@ while a linear softmax classifier stays clearly below it.
 The same seed gives the same arrays on the same software stack (fonts are rasterised by
 matplotlib's FreeType, so another FreeType version may shift pixels slightly). The first
 call generates the data in a few seconds and caches it as uint8 in an .npz file; later
-calls read the cache.
+calls read the cache, checked against its checksum (data/cache.py).
 """
 
 import os
-import warnings
-import zipfile
 
 import numpy as np
+
+from data.cache import cached, default_cache_dir
 
 # Bump whenever the generator's output changes, so an old cache is never read as new data.
 GENERATOR_VERSION = 1
@@ -57,6 +57,12 @@ BLUR = (0.0, 1.0)  # weight of a 3 x 3 blur mixed into the image
 INK = (0.7, 1.0)  # stroke brightness
 NOISE_STD = (0.0, 0.15)
 
+# What generate_digits makes, as the cache must hold it.
+LAYOUT = {
+    "x_train": ("uint8", (NUM_TRAIN, IMAGE_SIZE, IMAGE_SIZE)), "y_train": ("uint8", (NUM_TRAIN,)),
+    "x_test": ("uint8", (NUM_TEST, IMAGE_SIZE, IMAGE_SIZE)), "y_test": ("uint8", (NUM_TEST,)),
+}
+
 
 def load_digits(seed=0, cache_dir=None):
     """Load `digits` for `seed`, generating and caching it on the first call.
@@ -69,24 +75,11 @@ def load_digits(seed=0, cache_dir=None):
     """
     file_name = f"digits-v{GENERATOR_VERSION}-seed{seed}.npz"
     path = os.path.join(cache_dir or default_cache_dir(), file_name)
-    arrays = _read_cache(path)
-    if arrays is None:
-        arrays = generate_digits(seed)
-        _write_cache(path, arrays)
+    arrays = cached(path, lambda: generate_digits(seed), LAYOUT)
     return tuple(
         (_to_float(arrays[f"x_{split}"]), arrays[f"y_{split}"].astype(np.int64))
         for split in ("train", "test")
     )
-
-
-def default_cache_dir():
-    """Keras's dataset cache: `$KERAS_HOME/datasets`, else `~/.keras/datasets`.
-
-    Worked out here rather than asked of Keras, because importing Keras imports TensorFlow,
-    which alone takes longer than reading the cache.
-    """
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return os.path.join(home, "datasets")
 
 
 def generate_digits(seed=0):
@@ -223,30 +216,3 @@ def _bilinear(templates, which, x, y):
 def _to_float(images):
     """uint8 (N, H, W) to float32 in [0, 1] with a channel axis, (N, H, W, 1)."""
     return np.divide(images, 255, dtype=np.float32)[..., None]
-
-
-def _read_cache(path):
-    """The cached arrays, or None when there is no usable cache at `path`."""
-    try:
-        with np.load(path, allow_pickle=False) as cache:
-            return {key: cache[key] for key in ("x_train", "y_train", "x_test", "y_test")}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        # Missing or unreadable: generating again takes seconds, so never fail on it.
-        return None
-
-
-def _write_cache(path, arrays):
-    """Save `arrays` to `path` atomically, so an interrupted write never leaves half a file."""
-    temp_path = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(temp_path, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(temp_path, path)
-    except OSError as error:
-        # A read-only or full disk costs regenerating next time, not this load.
-        warnings.warn(f"digits: could not cache the generated data at {path}: {error}")
-    finally:
-        # After os.replace the temporary name is gone; if it is still there, the write failed.
-        if os.path.exists(temp_path):
-            os.remove(temp_path)

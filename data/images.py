@@ -14,7 +14,8 @@ import zipfile
 
 import numpy as np
 
-from data.digits import default_cache_dir, load_digits
+from data.cache import default_cache_dir
+from data.digits import load_digits
 
 SPLIT_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -62,9 +63,13 @@ def load_npz(path):
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in SPLIT_KEYS if key in archive.files}
             found = archive.files
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    except Exception as error:  # any file, whatever its bytes: zlib, zipfile and numpy all have their own errors
         reason = _first_line(error)
         raise DatasetError(f"{path}: cannot read it as an .npz file ({reason})") from error
+    # np.load gives the raw bytes of a member that is not a .npy array.
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):
+            raise DatasetError(f"{path}: {key} is not a .npy array; write the file with numpy.savez")
     missing = [key for key in SPLIT_KEYS if key not in arrays]
     if missing:
         raise DatasetError(

@@ -3,12 +3,7 @@ import math
 import keras
 from keras import ops
 
-from optimizers.arguments import (
-    check_decay_rate,
-    check_epsilon,
-    check_flag,
-    check_learning_rate,
-)
+from optimizers.hyperparameters import BETA_1, BETA_2, BIAS_CORRECTION, EPSILON, check_learning_rate
 from optimizers.epsilon import epsilon_floor
 
 
@@ -59,17 +54,17 @@ class Adam(keras.optimizers.Optimizer):
     def __init__(
         self,
         learning_rate=0.001,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        bias_correction=True,
+        beta_1=BETA_1.default,
+        beta_2=BETA_2.default,
+        epsilon=EPSILON.default,
+        bias_correction=BIAS_CORRECTION.default,
         **kwargs,
     ):
         learning_rate = check_learning_rate(learning_rate)
-        beta_1 = check_decay_rate("beta_1", beta_1)
-        beta_2 = check_decay_rate("beta_2", beta_2)
-        epsilon = check_epsilon(epsilon)
-        bias_correction = check_flag("bias_correction", bias_correction)
+        beta_1 = BETA_1.check(beta_1)
+        beta_2 = BETA_2.check(beta_2)
+        epsilon = EPSILON.check(epsilon)
+        bias_correction = BIAS_CORRECTION.check(bias_correction)
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.beta_1 = beta_1
         self.beta_2 = beta_2

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from optimizers.arguments import check_decay_rate, check_learning_rate
+from optimizers.hyperparameters import MOMENTUM, check_learning_rate
 
 
 @keras.saving.register_keras_serializable(package="optimizers")
@@ -44,9 +44,9 @@ class Momentum(keras.optimizers.Optimizer):
             `use_ema`, `gradient_accumulation_steps`, `name`, ...).
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.9, **kwargs):
+    def __init__(self, learning_rate=0.01, momentum=MOMENTUM.default, **kwargs):
         learning_rate = check_learning_rate(learning_rate)
-        momentum = check_decay_rate("momentum", momentum)
+        momentum = MOMENTUM.check(momentum)
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.momentum = momentum
 

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from optimizers.arguments import check_decay_rate, check_epsilon, check_learning_rate
+from optimizers.hyperparameters import EPSILON, RHO, check_learning_rate
 from optimizers.epsilon import epsilon_floor
 
 
@@ -37,10 +37,10 @@ class RMSProp(keras.optimizers.Optimizer):
             `use_ema`, `gradient_accumulation_steps`, `name`, ...).
     """
 
-    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-8, **kwargs):
+    def __init__(self, learning_rate=0.001, rho=RHO.default, epsilon=EPSILON.default, **kwargs):
         learning_rate = check_learning_rate(learning_rate)
-        rho = check_decay_rate("rho", rho)
-        epsilon = check_epsilon(epsilon)
+        rho = RHO.check(rho)
+        epsilon = EPSILON.check(epsilon)
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.rho = rho
         self.epsilon = epsilon

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from optimizers.arguments import check_learning_rate
+from optimizers.hyperparameters import check_learning_rate
 
 
 @keras.saving.register_keras_serializable(package="optimizers")

@@ -1,12 +1,12 @@
 """The hill: a two-weight model's loss surface with each optimizer's path over it.
 
 `plot_hill` draws it as a PNG, `animate_hill` as a GIF of the paths advancing in step.
-Both take a `Landscape` (the height as a numpy function of the two weights, with its
-start and minimum) and the paths, so they serve any two-weight model: the test surfaces
-of `models.surfaces` (`surface_landscape`) and the article's linear regression, whose
-height is the mean squared error over its data (`least_squares_landscape`).
+Both take a `models.landscapes.Landscape` (the height as a numpy function of the two
+weights, with its start and minimum), which every two-weight model's kind provides, and
+the paths, so they serve any two-weight model: the test surfaces and the article's linear
+regression, whose height is the mean squared error over its data.
 
-    landscape = two_weight_landscape("bumpy")
+    landscape = surface_landscape("bumpy")
     plot_hill(landscape, {"sgd": path_sgd, "momentum": path_momentum}, "hill_bumpy.png")
 
 Heights are drawn as their distance above the minimum on a log scale, with contour lines
@@ -16,84 +16,17 @@ would be one flat colour on a linear scale.
 
 import math
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import BoundaryNorm, LinearSegmentedColormap, to_rgb
 from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 
-# One colour per optimizer, the same in every figure (as in reporting.plots).
-COLORS = {"sgd": "tab:blue", "momentum": "tab:orange", "rmsprop": "tab:green", "adam": "tab:red"}
-_OTHER_COLORS = ["tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
+from reporting.colors import colors_for
+from reporting.files import write_atomically
 
 # Light greys: the paths' colours stay the loudest thing in the figure.
 _GROUND = LinearSegmentedColormap.from_list("ground", ["#ffffff", "#b4b4b4"])
-
-
-@dataclass(frozen=True)
-class Landscape:
-    """What the hill figures need to know about a two-weight model's loss."""
-
-    name: str  # the model's name, for titles
-    height: Callable  # numpy points of shape (..., 2) -> float64 heights of shape (...)
-    minimum: tuple | None = None  # (w1, w2) of the global minimum, marked when given
-    minimum_height: float | None = None  # its height; None: the lowest height on the grid
-    start: tuple | None = None  # None: the paths' first point
-    view: tuple | None = None  # ((x_min, x_max), (y_min, y_max)) the figure shows at least
-    description: str = ""  # a subtitle: the formula
-    axis_labels: tuple = ("w1", "w2")
-    height_label: str = "height"
-    landmarks: tuple = ()  # ((label, (w1, w2)), ...): points marked, with their contour line
-
-
-def surface_landscape(surface):
-    """The landscape of a `models.surfaces.Surface` (or its name)."""
-    from models.surfaces import SURFACES, surface_heights
-
-    surface = SURFACES[surface] if isinstance(surface, str) else surface
-    return Landscape(
-        name=surface.name,
-        height=lambda points: surface_heights(surface, points),
-        minimum=surface.minimum,
-        minimum_height=surface.minimum_height,
-        start=surface.start,
-        view=surface.view,
-        description=surface.formula,
-        axis_labels=("x", "y"),
-        landmarks=surface.landmarks,
-    )
-
-
-def least_squares_landscape(x, y, name="linear", start=None):
-    """The mean squared error of `y = w1 * x1 + w2 * x2` over the data `x` (n, 2), `y` (n,
-    or n, 1), with its least-squares optimum as the minimum."""
-    x, y = np.asarray(x, "float64"), np.asarray(y, "float64").reshape(-1)
-    optimum = np.linalg.lstsq(x, y, rcond=None)[0]
-
-    def height(points):
-        points = np.asarray(points, "float64")
-        return np.mean((points @ x.T - y) ** 2, axis=-1)
-
-    return Landscape(
-        name=name,
-        height=height,
-        minimum=tuple(optimum),
-        minimum_height=float(height(optimum)),
-        start=start,
-        description="mean squared error of y = w1 * x1 + w2 * x2",
-        height_label="loss",
-    )
-
-
-def two_weight_landscape(model, split=None):
-    """The landscape of a two-weight model by name: a test surface, or the linear model
-    (whose height needs its training data: `split.x_train`, `split.y_train`)."""
-    from models.surfaces import SURFACES
-
-    if model in SURFACES:
-        return surface_landscape(SURFACES[model])
-    return least_squares_landscape(split.x_train, split.y_train, name=model)
 
 
 # ---- what both figures share -----------------------------------------------------------
@@ -110,11 +43,12 @@ class _Walk:
     diverged_at: int | None  # first step that is not finite or far outside the frame
 
 
-def _walks(landscape, paths, frame_reach):
+def _walks(landscape, paths, frame_reach, colors=None):
     """`paths` maps a name to a (steps + 1, 2) array, or to a result with `.path` (and
-    `.trial.learning_rate`, shown in the label)."""
+    `.trial.learning_rate`, shown in the label); `colors` a name to its colour (default:
+    reporting.colors)."""
     walks = []
-    extra_colors = iter(_OTHER_COLORS * 10)
+    colors = colors or colors_for(list(paths))
     (x0, x1), (y0, y1) = frame_reach
     for name, value in paths.items():
         path = np.array(getattr(value, "path", value), "float64")
@@ -131,7 +65,7 @@ def _walks(landscape, paths, frame_reach):
         drawn[~inside] = np.nan
         with np.errstate(all="ignore"):
             heights = np.where(finite, landscape.height(np.where(finite[:, None], path, 0.0)), np.nan)
-        walks.append(_Walk(name, label, COLORS.get(name) or next(extra_colors), drawn, heights, diverged_at))
+        walks.append(_Walk(name, label, colors[name], drawn, heights, diverged_at))
     return walks
 
 
@@ -291,13 +225,19 @@ def _title(landscape):
 
 # ---- the figures -----------------------------------------------------------------------
 
-def plot_hill(landscape, paths, path, dpi=150):
-    """The hill as a PNG at `path`: contours of the height over the two weights, each
-    optimizer's path (`paths`: name -> (steps + 1, 2) array, row 0 the start, or a result
-    with `.path`), the start and the minimum, and a legend with each final height."""
+def plot_hill(landscape, paths, path, dpi=150, colors=None):
+    """The hill as a PNG at `path` (see hill_figure), written whole or not at all."""
+    figure = hill_figure(landscape, paths, colors)
+    return write_atomically(path, lambda f: figure.savefig(f, format="png", dpi=dpi), mode="wb")
+
+
+def hill_figure(landscape, paths, colors=None):
+    """The hill: contours of the height over the two weights, each optimizer's path
+    (`paths`: name -> (steps + 1, 2) array, row 0 the start, or a result with `.path`), the
+    start and the minimum, and a legend with each final height. A matplotlib Figure."""
     frame, reach = _frame(landscape, paths)
     ground = _Ground(landscape, frame)
-    walks = _walks(landscape, paths, reach)
+    walks = _walks(landscape, paths, reach, colors)
     start = _start(landscape, paths)
 
     fig = Figure(figsize=(10, _hill_height(frame, 8.2) + 2.3), layout="constrained")
@@ -321,8 +261,7 @@ def plot_hill(landscape, paths, path, dpi=150):
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize="medium",
                title=f"final {landscape.height_label}", title_fontsize="medium", frameon=False)
     _trim_to_axes(fig, ax)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return fig
 
 
 def _zoom_on_minimum(fig, ax, landscape, frame, ground, walks):
@@ -416,16 +355,16 @@ def _up_to(path, time):
     return shown
 
 
-def animate_hill(landscape, paths, path, frames=60, fps=12, dpi=90):
-    """The hill as an animated GIF at `path`: every optimizer's path advancing in step,
-    `frames` frames (at least 30), the step number and each optimizer's current height in a
-    side panel of height against step."""
+def animate_hill(landscape, paths, path, frames=60, fps=12, dpi=90, colors=None):
+    """The hill as an animated GIF at `path`, written whole or not at all: every optimizer's
+    path advancing in step, `frames` frames (at least 30), the step number and each
+    optimizer's current height in a side panel of height against step."""
     from PIL import Image
 
     frames = max(30, int(frames))
     frame, reach = _frame(landscape, paths)
     ground = _Ground(landscape, frame, resolution=200)
-    walks = _walks(landscape, paths, reach)
+    walks = _walks(landscape, paths, reach, colors)
     start = _start(landscape, paths)
     steps = max(len(w.path) - 1 for w in walks)
 
@@ -504,6 +443,5 @@ def animate_hill(landscape, paths, path, frames=60, fps=12, dpi=90):
     palette.putpalette(colors)
     frames_p = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
     durations = [round(1000 / fps)] * (len(frames_p) - 1) + [2500]
-    frames_p[0].save(path, save_all=True, append_images=frames_p[1:], duration=durations, loop=0,
-                     format="GIF")
-    return path
+    return write_atomically(path, lambda f: frames_p[0].save(f, save_all=True, append_images=frames_p[1:],
+                                                             duration=durations, loop=0, format="GIF"), mode="wb")

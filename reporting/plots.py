@@ -7,14 +7,8 @@ import statistics
 import numpy as np
 from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 
-from reporting.summary import mean_curve
-
-# One colour per optimizer, the same in every figure.
-COLORS = {"sgd": "tab:blue", "momentum": "tab:orange", "rmsprop": "tab:green", "adam": "tab:red"}
-
-
-def color(name):
-    return COLORS.get(name, "tab:gray")
+from comparison.results import mean_curve
+from reporting.colors import colors_for
 
 
 def _log_if_wide(ax, values):
@@ -24,9 +18,10 @@ def _log_if_wide(ax, values):
         ax.set_yscale("log")
 
 
-def plot_loss_curves(comparison, path):
+def loss_curves_figure(comparison):
     """Per model, one panel per metric (train loss, validation loss, validation accuracy):
     each optimizer at its best learning rate, the mean over seeds with a min-max band."""
+    color = colors_for(comparison.optimizers).__getitem__
     panels = []
     for model in comparison.models:
         best = {o: rs for (m, o), rs in comparison.best.items() if m == model}
@@ -69,13 +64,13 @@ def plot_loss_curves(comparison, path):
     seeds = any(len(rs) > 1 for rs in comparison.best.values())
     fig.suptitle(("Each optimizer at its best learning rate" if comparison.swept else "Each optimizer")
                  + (" (mean over seeds, band: min to max)" if seeds else ""))
-    fig.savefig(path, dpi=110)
-    return path
+    return fig
 
 
-def plot_lr_sensitivity(comparison, path):
+def lr_sensitivity_figure(comparison):
     """Per model: final loss against learning rate (log x), one line per optimizer: the
     median over seeds with a min-max band; diverged trials marked with x at the top."""
+    color = colors_for(comparison.optimizers).__getitem__
     models = comparison.models
     fig = Figure(figsize=(6.2 * len(models), 4.6), layout="constrained")
     axes = fig.subplots(1, len(models), squeeze=False).ravel()
@@ -112,5 +107,4 @@ def plot_lr_sensitivity(comparison, path):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize="small", title="median over seeds; band min-max;\n* best, x diverged",
                   title_fontsize="x-small")
-    fig.savefig(path, dpi=110)
-    return path
+    return fig

@@ -1,63 +1,85 @@
-"""Everything a finished (or interrupted) run leaves in its folder, and the terminal summary."""
+"""Everything a finished (or interrupted) run leaves in its folder, and the terminal summary.
+
+`write_report` prints the summary and writes, each file whole or not at all: trials.csv,
+summary.csv and summary.json, the figures (PNG, and a GIF per two-weight model), paths.npz,
+and the figures as TensorBoard images in the run's own event file. `figures` makes the
+same figures as matplotlib Figures, for `compare()`'s result.
+"""
 
 import io
 import os
 
 import numpy as np
 
+from comparison.results import SUMMARY_COLUMNS, TRIAL_COLUMNS
 from reporting.files import EventFile, event_files, write_atomically
-from reporting.plots import plot_loss_curves, plot_lr_sensitivity
-from reporting.summary import SUMMARY_COLUMNS, TRIAL_COLUMNS, Comparison, format_table, write_rows
+from reporting.hill import animate_hill, hill_figure
+from reporting.plots import loss_curves_figure, lr_sensitivity_figure
+from reporting.tables import format_table, write_rows
 
 FIGURE_TAG = "figures"
+_DPI = {"loss_curves": 110, "lr_sensitivity": 110}  # the hills: 150
 
 
-def write_report(results, data, run_dir, target_loss=None):
-    """Prints the summary table, then writes trials.csv, summary.csv/.json, the figures (PNG
-    and GIF), paths.npz, and the figures as TensorBoard images in the run's own event file.
+def walks(comparison, data, models):
+    """For each two-weight model: (its landscape, {optimizer: its result at its best learning
+    rate, first seed}), the paths the hills draw and paths.npz holds."""
+    found = {}
+    for model in comparison.models:
+        best = {o: rs[0] for (m, o), rs in comparison.best.items() if m == model and rs[0].path is not None}
+        if best:
+            seed = next(iter(best.values())).trial.seed
+            found[model] = models[model].landscape(data[model].split(seed)), best
+    return found
 
-    The table is printed first: if the disk is full, the terminal still has it. Returns the
-    Comparison.
-    """
-    comparison = Comparison(results, target_loss)
-    rows = comparison.summary_rows()
+
+def figures(comparison, data, models):
+    """{name: matplotlib Figure}: loss_curves, lr_sensitivity (when several learning rates
+    were tried) and hill_<model> for each two-weight model."""
+    made = {"loss_curves": loss_curves_figure(comparison)}
+    if comparison.swept:
+        made["lr_sensitivity"] = lr_sensitivity_figure(comparison)
+    for model, (landscape, best) in walks(comparison, data, models).items():
+        made[f"hill_{model}"] = hill_figure(landscape, best)
+    return made
+
+
+def print_summary(comparison, rows, print=print):
     print("\n" + format_table(rows, comparison.targets))
     for row in rows:
         if row["best_lr_at_grid_edge"]:
             print(f"Note: {row['optimizer']}'s best learning rate on {row['model']} ({row['learning_rate']:g}) is "
                   "the edge of the grid tried; widen it (--lr) to be sure it is the best")
+
+
+def write_report(comparison, data, models, run_dir, print=print):
+    """Prints the summary table, then writes the run's files (see the module's docstring).
+
+    The table is printed first: if the disk is full, the terminal still has it. Returns the
+    paths written.
+    """
+    rows = comparison.summary_rows()
+    print_summary(comparison, rows, print)
     written = write_rows(comparison.trial_rows(), TRIAL_COLUMNS, run_dir, "trials")
     written += write_rows(rows, SUMMARY_COLUMNS, run_dir, "summary")
-    figures = [plot_loss_curves(comparison, os.path.join(run_dir, "loss_curves.png"))]
-    if comparison.swept:
-        figures.append(plot_lr_sensitivity(comparison, os.path.join(run_dir, "lr_sensitivity.png")))
-    figures += write_hills(comparison, data, run_dir)
-    log_figures(figures, run_dir)
-    written += figures
+    hills = walks(comparison, data, models)
+    images = []
+    for name, figure in figures(comparison, data, models).items():
+        path = os.path.join(run_dir, f"{name}.png")
+        images.append(write_atomically(path, lambda f: figure.savefig(f, format="png", dpi=_DPI.get(name, 150)),
+                                       mode="wb"))
+        model = name.removeprefix("hill_")
+        if model in hills:
+            landscape, best = hills[model]
+            images.append(animate_hill(landscape, best, os.path.join(run_dir, f"hill_{model}.gif")))
+    if hills:
+        paths = {f"{model}/{o}": r.path for model, (_, best) in hills.items() for o, r in best.items()}
+        written.append(write_atomically(os.path.join(run_dir, "paths.npz"), lambda f: np.savez(f, **paths),
+                                        mode="wb"))
+    log_figures(images, run_dir)
+    written += images
     print(f"\nWritten to {run_dir}: " + ", ".join(os.path.basename(p) for p in written))
-    return comparison
-
-
-def write_hills(comparison, data, run_dir):
-    """paths.npz, hill_<model>.png and hill_<model>.gif for every two-weight model: each
-    optimizer's path at its best learning rate (its first seed)."""
-    from reporting.hill import animate_hill, plot_hill, two_weight_landscape
-
-    paths, figures = {}, []
-    for model in comparison.models:
-        best = {o: rs[0] for (m, o), rs in comparison.best.items() if m == model and rs[0].path is not None}
-        if not best:
-            continue
-        for optimizer, result in best.items():
-            paths[f"{model}/{optimizer}"] = result.path
-        seed = next(iter(best.values())).trial.seed
-        landscape = two_weight_landscape(model, data[model].split(seed))
-        figures.append(plot_hill(landscape, best, os.path.join(run_dir, f"hill_{model}.png")))
-        figures.append(animate_hill(landscape, best, os.path.join(run_dir, f"hill_{model}.gif")))
-    if paths:
-        figures.insert(0, write_atomically(os.path.join(run_dir, "paths.npz"),
-                                           lambda f: np.savez(f, **paths), mode="wb"))
-    return figures
+    return written
 
 
 def log_figures(paths, run_dir):
@@ -70,12 +92,10 @@ def log_figures(paths, run_dir):
     events = EventFile(run_dir, atomic=True)
     try:
         for path in paths:
-            name = os.path.basename(path)
-            if name.endswith((".png", ".gif")):
-                with open(path, "rb") as f:
-                    encoded = f.read()
-                width, height = Image.open(io.BytesIO(encoded)).size
-                events.image(f"{FIGURE_TAG}/{name}", encoded, width, height)
+            with open(path, "rb") as f:
+                encoded = f.read()
+            width, height = Image.open(io.BytesIO(encoded)).size
+            events.image(f"{FIGURE_TAG}/{os.path.basename(path)}", encoded, width, height)
         events.close()
     except BaseException:
         events.discard()

@@ -60,7 +60,7 @@ def main(backend, out):
             weights[f"{rule}/one/{i}"] = w
     print(devices.data_parallel(found))
     for rule in LEARNING_RATES:
-        for i, w in enumerate(train(rule, initial_weights, x, y, devices.distribution_scope())):
+        for i, w in enumerate(train(rule, initial_weights, x, y, found.scope())):
             weights[f"{rule}/replicas/{i}"] = w
     np.savez(out, **weights)
 

@@ -85,7 +85,7 @@ time.sleep(0.5)  # the handler runs here, inside the import
 complete = True
 """
 _MAIN = """import sys, time
-from comparison import interrupts
+from runtime import interrupts
 interrupts.install()
 try:
     import outer

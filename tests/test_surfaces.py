@@ -16,7 +16,8 @@ from PIL import Image
 import reference
 from models.surfaces import SURFACES, build_surface_model, height_loss, surface_heights
 from optimizers import OPTIMIZERS
-from reporting.hill import animate_hill, least_squares_landscape, plot_hill, surface_landscape
+from models.landscapes import least_squares_landscape, surface_landscape
+from reporting.hill import animate_hill, plot_hill
 
 
 def _bumpy_profile():

@@ -88,11 +88,15 @@ def test_best_learning_rate_at_the_grid_edge_is_flagged(tmp_path):
 
 def test_sweep_grid_spans_seven_rates_over_three_decades_with_three_seeds():
     import train as cli
-    from comparison.datasets import ModelData
+    from comparison.options import check_options
+    from comparison.rules import registry_rule
+    from comparison.trials import plan
+    from models import MODELS
 
-    args = cli.parse_args(["--sweep", "--model", "linear", "cnn"])
-    data = {"linear": ModelData("linear", "digits"), "cnn": ModelData("cnn", "digits", quick=True)}
-    trials = cli.plan(args, data)
+    options = check_options(**cli.parse_args(["--sweep", "--model", "linear", "cnn"]))
+    data = {"linear": MODELS["linear"].load("digits"), "cnn": MODELS["cnn"].load("digits", quick=True)}
+    rules = [registry_rule(name) for name in ("sgd", "momentum", "rmsprop", "adam")]
+    trials, _ = plan(options, rules, data, MODELS)
     for model in ("linear", "cnn"):
         for optimizer in ("sgd", "momentum", "rmsprop", "adam"):
             mine = [t for t in trials if (t.model, t.optimizer) == (model, optimizer)]
@@ -164,8 +168,8 @@ def test_two_workers_split_one_sweep_and_run_each_trial_once(sweep, tmp_path):
 
 _RACING_WORKER = """
 import sys
-from comparison import sweep
-from comparison.runner import TrialResult
+from comparison import study as sweep
+from comparison.results import TrialResult
 from comparison.trials import Trial
 storage, count = sys.argv[1], int(sys.argv[2])
 trials = [Trial("linear", "sgd", 0.1, seed) for seed in range(count)]
@@ -180,7 +184,7 @@ def test_workers_racing_on_a_sqlite_study_never_take_the_same_trial(tmp_path):
     # to one worker: without BEGIN IMMEDIATE, workers that ask at the same moment take the
     # same trial and all but one fail with "Cannot tell a COMPLETE trial". Trials that
     # take no time make the workers ask all the time.
-    from comparison import sweep
+    from comparison import study as sweep
     from comparison.trials import Trial
     from runs import ROOT
 
@@ -199,8 +203,8 @@ def test_workers_racing_on_a_sqlite_study_never_take_the_same_trial(tmp_path):
 
 _SILENT_WORKER = """
 import os, sys, time
-from comparison import sweep
-from comparison.runner import TrialResult
+from comparison import study as sweep
+from comparison.results import TrialResult
 from comparison.trials import Trial
 # One heartbeat when the trial starts, then none for longer than the test: to the other
 # worker this one looks stopped (Ctrl-Z, a machine asleep) once GRACE_SECONDS have passed.
@@ -222,7 +226,7 @@ def test_a_worker_silent_past_the_grace_period_leaves_its_trial_to_the_one_that_
     # Worker A sends no heartbeat after its trial starts; B finds the trial stale, fails it
     # and runs it again. When A then finishes, Optuna refuses its result ("Cannot tell a
     # FAIL trial"): A says so and exits normally, and B's result is the trial's.
-    from comparison import sweep
+    from comparison import study as sweep
     from comparison.trials import Trial
     from runs import ROOT
 
@@ -259,8 +263,8 @@ def test_a_study_locked_past_the_wait_is_a_one_line_problem_not_a_hang(tmp_path,
     # after the busy wait the worker gets an error that train.py reports in one line.
     import sqlite3
 
-    from comparison import sweep
-    from comparison.run_folder import storage_problem
+    from comparison import study as sweep
+    from runtime.run_folder import storage_problem
     from comparison.trials import Trial
 
     monkeypatch.setattr(sweep, "_SQLITE_BUSY_SECONDS", 0.2)
@@ -279,24 +283,25 @@ def test_a_study_locked_past_the_wait_is_a_one_line_problem_not_a_hang(tmp_path,
 
 def test_reused_compiled_model_gives_a_fresh_models_results(tmp_path):
     # Trials that differ only in learning rate and seed share one compiled two-weight model
-    # (see comparison.runner.compiled_model): the results must be bit for bit a fresh one's.
+    # (see comparison.training.Trainer): the results must be bit for bit a fresh one's.
     code = """
 import os, sys, numpy as np
-from comparison.devices import import_tensorflow
-import_tensorflow("cpu")
-from comparison import runner
-from comparison.datasets import ModelData
+from comparison.devices import start
+devices = start("tensorflow", "cpu")
+from comparison.rules import registry_rule
+from comparison.training import Trainer
 from comparison.trials import Trial
-data = ModelData("linear", "digits")
+from models import MODELS
+data = MODELS["linear"].load("digits")
 for rule in ("sgd", "momentum", "rmsprop", "adam"):
     first = Trial("linear", rule, 0.3, 7, (), 40, 10, "regression")
     second = Trial("linear", rule, 0.05, 9, (), 40, 10, "regression")
-    runner._compiled.clear()
-    fresh = runner.train_trial(second, data, os.path.join(sys.argv[1], rule + "-fresh"), "x", 0)
-    runner._compiled.clear()
-    runner.train_trial(first, data, os.path.join(sys.argv[1], rule + "-first"), "x", 0)
-    reused = runner.train_trial(second, data, os.path.join(sys.argv[1], rule + "-reused"), "x", 0)
-    assert len(runner._compiled) == 1
+    rules = {rule: registry_rule(rule)}
+    fresh = Trainer(MODELS, rules, devices, 0).train(second, data, os.path.join(sys.argv[1], rule + "-fresh"), "x")
+    trainer = Trainer(MODELS, rules, devices, 0)
+    trainer.train(first, data, os.path.join(sys.argv[1], rule + "-first"), "x")
+    reused = trainer.train(second, data, os.path.join(sys.argv[1], rule + "-reused"), "x")
+    assert len(trainer._compiled) == 1
     assert np.array_equal(fresh.path, reused.path), rule
     assert fresh.history == reused.history, rule
 print("identical")

@@ -1,41 +1,50 @@
 """One folder per invocation under the log directory, never reused or replaced silently.
 
-A run folder is this tool's when it holds `run.json` (what was asked: the trials, the
-study that records them, the command). Every process working in a run folder holds a
-shared lock on that file for as long as it runs, so `--overwrite` can tell a folder in use
-from a finished one, and never replaces a folder that is not this tool's.
+A run folder is this tool's when it holds `run.json`: what was asked (the trials), what it
+ran on (backend, library versions, a hash of each model's data), the study that records the
+trials, and the command. Every process working in a run folder holds a shared lock on that
+file for as long as it runs, so `--overwrite` can tell a folder in use from a finished one,
+and never replaces a folder that is not this tool's.
 
 - A new run gets a new folder: `--run-name`, or the date and time (made with `mkdir`, so
   two invocations never share one).
-- `--resume` continues the run in an existing folder, if it asked for the same trials, or
-  starts it there; processes started together agree on which one creates it.
+- `--resume` continues the run in an existing folder, if it asked for the same trials on
+  the same inputs, or starts it there; processes started together agree on which one
+  creates it.
 - `--overwrite` runs in a new folder beside the old one and swaps them only once the new
   run has finished: a run that fails leaves the old one as it was.
+
+Names are only ever joined into paths, never used as patterns: a run named `*` or `run[1]`
+is that folder and nothing else.
 """
 
 import errno
 import fcntl
 import json
 import os
+import secrets
 import shutil
-import sys
 import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from reporting.files import write_atomically
+from runtime.errors import ComparisonError, UsageError
 
 MARKER = "run.json"
+MARKER_VERSION = 2  # 2: run.json records the inputs a resumed run must share
 # How long a process started beside another one waits for it to finish creating the folder.
 _CREATION_WAIT_SECONDS = 60
 # The deepest name a run writes below its folder: <model>/<optimizer>/lr=...,seed=.../ and
 # TensorBoard's event file name (host name and pid included).
 _DEEPEST_ENTRY = 64 + 160
+# What --overwrite puts after a run's name, beside it, until the swap.
+_STAGING, _REPLACED = ".new-", ".replaced-"
+_SIBLING_SUFFIX = len(_REPLACED) + 7 + 1 + 8  # pid (up to 7 digits), "-", 8 hex digits
 
 
-class RunFolderError(RuntimeError):
+class RunFolderError(UsageError):
     """The run folder cannot be created, resumed or replaced as asked."""
 
 
@@ -53,7 +62,8 @@ def check_output_path(logdir, run_name, reuse=False):
     `reuse`, if the named one exists).
 
     Checked by trying (a temporary folder is made and removed next to where the log
-    directory will be), not by asking: `os.access` says yes to root for /proc.
+    directory will be, holding a folder with the longest name this run may give one), not
+    by asking: `os.access` says yes to root for /proc.
     """
     if run_name and not reuse and os.path.lexists(os.path.join(logdir, run_name)):
         raise _exists(os.path.join(logdir, run_name))
@@ -71,8 +81,13 @@ def check_output_path(logdir, run_name, reuse=False):
     try:
         name = run_name or default_run_name()
         try:
-            os.mkdir(os.path.join(probe, name))
+            # --overwrite makes <name>.replaced-<pid>-<token> beside the run: it must fit too.
+            os.mkdir(os.path.join(probe, name + "x" * _SIBLING_SUFFIX))
         except OSError as error:
+            if error.errno == errno.ENAMETOOLONG:
+                limit = os.pathconf(probe, "PC_NAME_MAX") - _SIBLING_SUFFIX
+                raise RunFolderError(f"--run-name is {len(os.fsencode(name))} bytes long; at most {limit} here "
+                                     "(--overwrite needs room for a suffix)")
             raise RunFolderError(f"--run-name {name!r}: cannot be a folder name here ({error.strerror})")
         deepest = len(os.fsencode(os.path.join(os.path.abspath(logdir), name))) + _DEEPEST_ENTRY
         limit = os.pathconf(probe, "PC_PATH_MAX")
@@ -90,18 +105,31 @@ class RunFolder:
     study: str  # the Optuna study's name
     created: bool  # this process made the folder: it creates the study and enqueues the trials
     command: list
+    replacing: str | None = None  # --overwrite: the folder this run replaces once it has finished
     locks: list = field(default_factory=list)
 
-    def ready(self, plan):
+    def ready(self, plan, inputs):
         """Marks the folder as this tool's (once its study is ready, if this process made it:
         others started beside it wait for this file) and holds it as in use."""
         if self.created:
-            marker = {"tool": "train.py", "version": 1, "study": self.study, "command": self.command, "plan": plan}
+            marker = {"tool": "train.py", "version": MARKER_VERSION, "study": self.study, "command": self.command,
+                      "inputs": inputs, "plan": plan}
             write_atomically(os.path.join(self.path, MARKER), lambda f: json.dump(marker, f, indent=1))
         fd = _lock(self.path, exclusive=False)
         if fd is None:
             raise RunFolderError(f"run {self.path} is being replaced by another invocation (--overwrite)")
         self.locks.append(fd)
+
+    @contextmanager
+    def report_lock(self):
+        """Held while a report is written, so that two workers' reports never interleave:
+        whoever writes last, having read the results inside the lock, describes them all."""
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
 
 # Errors that mean the run folder (or the study's database) cannot take more writes.
@@ -128,25 +156,66 @@ def storage_problem(error):
     return None
 
 
+@contextmanager
+def quiet_storage_problems_in_threads():
+    """Optuna's heartbeat thread meets a full disk or a locked database too; the main thread
+    reports it in one line when it next writes, so the thread's traceback is dropped."""
+    import threading
+
+    report = threading.excepthook
+
+    def hook(failure):
+        if storage_problem(failure.exc_value) is None:
+            report(failure)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = report
+
+
+_MARKER_KEYS = {"study": str, "command": list, "plan": list, "inputs": dict}
+
+
 def _read_marker(path, wait=False):
-    """run.json of the folder at `path`, or None if it is not this tool's.
+    """run.json of the folder at `path`, or None if it is not this tool's. A damaged one
+    (this tool's, but not whole) is a RunFolderError.
 
     With `wait`, a folder made in the last minute without one yet is given that minute:
-    another process started beside this one may be creating it.
+    another process started beside this one may be creating it (or failing to, and
+    removing it again).
     """
     marker_path = os.path.join(path, MARKER)
     while True:
         try:
             with open(marker_path) as f:
                 marker = json.load(f)
-            return marker if isinstance(marker, dict) and marker.get("tool") == "train.py" else None
+            break
         except FileNotFoundError:
-            young = time.time() - os.path.getmtime(path) < _CREATION_WAIT_SECONDS
+            try:
+                young = time.time() - os.path.getmtime(path) < _CREATION_WAIT_SECONDS
+            except FileNotFoundError:
+                if not wait:
+                    return None
+                # The process creating the run failed before the run was ready and removed
+                # the folder (see open_run_folder); it has said why.
+                raise RunFolderError(f"the process that was creating run {path} stopped before the run was "
+                                     "ready and removed its folder; see its error, then start again") from None
             if not (wait and young):
                 return None
             time.sleep(0.2)
         except (OSError, ValueError):
             return None
+    if not (isinstance(marker, dict) and marker.get("tool") == "train.py"):
+        return None
+    for key, kind in _MARKER_KEYS.items():
+        if not isinstance(marker.get(key), kind):
+            what = "has no record of its inputs (made by an older version)" if key == "inputs" else \
+                f"is damaged (its {key!r} is missing or not a {kind.__name__})"
+            raise RunFolderError(f"{marker_path} {what}; it cannot be resumed. Start a new run (another "
+                                 "--run-name), or --overwrite this one")
+    return marker
 
 
 def _lock(path, exclusive):
@@ -170,44 +239,63 @@ def _first_difference(ours, theirs):
     return None
 
 
+def _input_difference(ours, theirs, prefix=""):
+    for key in sorted(set(ours) | set(theirs)):
+        a, b = ours.get(key), theirs.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found = _input_difference(a, b, f"{prefix}{key} ")
+            if found:
+                return found
+        elif a != b:
+            return f"{prefix}{key} was {b!r} there, is {a!r} now"
+    return None
+
+
 def _new_study_name(name):
     # Unique, so a study in a shared database (--storage) never mixes two runs of one name.
-    return f"{name}-{uuid.uuid4().hex[:8]}"
+    return f"{name}-{secrets.token_hex(4)}"
+
+
+def _sibling(target, kind):
+    # Unique per attempt: a folder a killed process left (a container's pid 1 comes back)
+    # never blocks the next --overwrite.
+    return f"{target}{kind}{os.getpid()}-{secrets.token_hex(4)}"
 
 
 @contextmanager
-def open_run_folder(logdir, run_name, plan, *, resume=False, overwrite=False):
+def open_run_folder(logdir, run_name, plan, inputs, command, *, resume=False, overwrite=False):
     """Creates, resumes or replaces the run folder; yields a RunFolder. See the module doc.
 
-    `plan` is the list of trial dicts this invocation asks for; a resumed folder must have
-    been started with the same. Raises RunFolderError, before writing anything, if the
-    folder cannot be used as asked.
+    `plan` is the list of trial dicts this invocation asks for, `inputs` what the results
+    depend on besides (backend, versions, data hashes); a resumed folder must have been
+    started with the same. Raises RunFolderError, before writing anything, if the folder
+    cannot be used as asked. A folder this process made and that never became ready (its
+    study made, its run.json written) is removed if the block fails.
     """
-    command = [os.path.basename(sys.argv[0])] + sys.argv[1:]
-    plan = json.loads(json.dumps(plan))  # as run.json holds it: tuples become lists
+    plan, inputs = json.loads(json.dumps(plan)), json.loads(json.dumps(inputs))  # as run.json holds them
     target = os.path.join(logdir, run_name) if run_name else None
+    if target and overwrite and os.path.lexists(target):
+        yield from _replace(target, run_name, command)
+        return
+    made = _make_logdir(logdir)
     run = None
     try:
-        if target and overwrite and os.path.lexists(target):
-            yield from _replace(target, run_name, command, plan)
-            return
-        os.makedirs(logdir, exist_ok=True)
         if target and resume:
             try:
-                os.mkdir(target)
+                _mkdir(target, logdir)
                 run = RunFolder(target, run_name, _new_study_name(run_name), True, command)
             except FileExistsError:
                 marker = _read_marker(target, wait=True)
                 if marker is None:
                     raise RunFolderError(f"--resume: {target} was not made by train.py (it has no {MARKER})")
-                difference = _first_difference(plan, marker["plan"])
+                difference = _first_difference(plan, marker["plan"]) or _input_difference(inputs, marker["inputs"])
                 if difference:
-                    raise RunFolderError(f"--resume: run {target} was started with other options ({difference}); "
-                                         "give the same options, or another --run-name")
+                    raise RunFolderError(f"--resume: run {target} was started with other options or inputs "
+                                         f"({difference}); give the same, or another --run-name")
                 run = RunFolder(target, run_name, marker["study"], False, marker["command"])
         elif target:
             try:
-                os.mkdir(target)
+                _mkdir(target, logdir)
             except FileExistsError:
                 raise _exists(target) from None
             run = RunFolder(target, run_name, _new_study_name(run_name), True, command)
@@ -216,43 +304,68 @@ def open_run_folder(logdir, run_name, plan, *, resume=False, overwrite=False):
             for suffix in range(1000):
                 name = base if suffix == 0 else f"{base}-{suffix}"
                 try:
-                    os.mkdir(os.path.join(logdir, name))  # atomic: two runs cannot share a folder
+                    _mkdir(os.path.join(logdir, name), logdir)  # atomic: two runs cannot share a folder
                     break
                 except FileExistsError:
                     continue
             else:
                 raise RunFolderError(f"could not find a free run folder name under {logdir}")
             run = RunFolder(os.path.join(logdir, name), name, _new_study_name(name), True, command)
-        try:
-            yield run
-        except BaseException:
-            # Failed or stopped before it was ready (its study made, its run.json written):
-            # nothing in it is worth keeping.
-            if run.created and not run.locks:
-                shutil.rmtree(run.path, ignore_errors=True)
-            raise
+        yield run
+    except BaseException:
+        if run is not None and run.created and not run.locks:
+            shutil.rmtree(run.path, ignore_errors=True)
+            # And the log folders this run made, if nothing else is in them now.
+            for folder in made:
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    break
+        raise
     finally:
         for fd in run.locks if run else ():
             os.close(fd)
 
 
-def _replace(target, run_name, command, plan):
-    """--overwrite of an existing folder: run beside it, swap when the new run has finished."""
+def _make_logdir(logdir):
+    """Makes `logdir` if needed; returns the folders made, deepest first."""
+    made, folder = [], os.path.abspath(logdir)
+    while not os.path.lexists(folder):
+        made.append(folder)
+        folder = os.path.dirname(folder)
+    try:
+        os.makedirs(logdir, exist_ok=True)
+    except OSError as error:
+        raise ComparisonError(f"--logdir {logdir}: cannot be created ({error.strerror})") from error
+    return made
+
+
+def _mkdir(path, logdir):
+    try:
+        os.mkdir(path)
+    except FileNotFoundError:  # another invocation, failing, removed the empty log folder it had made
+        _make_logdir(logdir)
+        os.mkdir(path)
+
+
+def _replace(target, run_name, command):
+    """--overwrite of an existing folder: run beside it, swap when the new run has finished.
+
+    If the new run fails, its folder is removed and the old one is unchanged; if it is
+    stopped (Ctrl-C), its folder stays beside the old one, which is unchanged."""
     if _read_marker(target) is None:
         raise RunFolderError(f"--overwrite: {target} was not made by train.py (it has no {MARKER}); "
                              "not replacing it")
     held = _lock(target, exclusive=True)
     if held is None:
         raise RunFolderError(f"--overwrite: run {target} is in use by another invocation; wait for it to finish")
-    staging = f"{target}.new-{os.getpid()}"
+    staging = _sibling(target, _STAGING)
     try:
         os.mkdir(staging)
-        run = RunFolder(staging, run_name, _new_study_name(run_name), True, command)
+        run = RunFolder(staging, run_name, _new_study_name(run_name), True, command, replacing=target)
         try:
             yield run
         except KeyboardInterrupt:
-            print(f"The new run was interrupted: {target} is unchanged; what the new run finished is in "
-                  f"{staging}", file=sys.stderr)
             raise
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -261,7 +374,7 @@ def _replace(target, run_name, command, plan):
             for fd in run.locks:
                 os.close(fd)
             run.locks.clear()
-        replaced = f"{target}.replaced-{os.getpid()}"
+        replaced = _sibling(target, _REPLACED)
         os.rename(target, replaced)
         os.rename(staging, target)
         run.path = target

@@ -1,4 +1,5 @@
-"""From trial results to the comparison's tables: one row per trial, one per model and optimizer.
+"""What trials give, and what a comparison makes of them: one row per trial, one per model
+and optimizer.
 
 A fair comparison (DeepOBS's protocol): each optimizer at its best learning rate, the one
 with the lowest mean final validation loss over its seeds (a surface, with no data to hold
@@ -8,13 +9,11 @@ target loss. The default target of a model is the worst of the optimizers' best 
 final losses, so every optimizer's best setting reaches it.
 """
 
-import csv
-import json
 import math
-import os
 import statistics
+from dataclasses import dataclass, field
 
-from reporting.files import write_atomically
+import numpy as np
 
 TRIAL_COLUMNS = [
     "model", "optimizer", "learning_rate", "seed", "train_loss", "val_loss", "train_accuracy", "val_accuracy",
@@ -26,6 +25,43 @@ SUMMARY_COLUMNS = [
     "best_lr_at_grid_edge", "diverged", "status",
 ]
 FINAL = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
+
+
+@dataclass
+class TrialResult:
+    trial: object  # comparison.trials.Trial
+    status: str  # "ok", "diverged" or "interrupted"
+    epochs: int  # epochs completed
+    seconds: float
+    history: dict = field(default_factory=dict)  # FINAL -> per-epoch values, index 0 is epoch 1
+    path: np.ndarray | None = None  # two-weight models: (steps + 1, 2) weights, row 0 the start
+
+    def final(self, metric):
+        values = self.history.get(metric)
+        return values[-1] if values else None
+
+    @property
+    def score(self):
+        """What a comparison ranks trials by: the final validation loss, or for a surface
+        (no data to hold out) its final height; infinite when the trial diverged."""
+        value = self.final("val_loss")
+        if value is None:
+            value = self.final("train_loss")
+        if self.status == "diverged" or value is None or not math.isfinite(value):
+            return math.inf
+        return value
+
+    def to_dict(self):
+        return {
+            "status": self.status, "epochs": self.epochs, "seconds": self.seconds, "history": self.history,
+            "path": None if self.path is None else self.path.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, trial, values):
+        path = values.get("path")
+        return cls(trial=trial, status=values["status"], epochs=values["epochs"], seconds=values["seconds"],
+                   history=values["history"], path=None if path is None else np.array(path, "float64"))
 
 
 def score_curve(result):
@@ -54,6 +90,7 @@ class Comparison:
     def __init__(self, results, target_loss=None):
         self.results = list(results)
         self.models = list(dict.fromkeys(r.trial.model for r in self.results))
+        self.optimizers = list(dict.fromkeys(r.trial.optimizer for r in self.results))
         self.best = {}  # (model, optimizer) -> results at the best learning rate
         self.diverged_trials = {}
         self.edge = {}
@@ -127,62 +164,3 @@ class Comparison:
                 "status": next((s for s in ("interrupted", "diverged") if s in statuses), "ok"),
             })
         return rows
-
-
-def _cell(value):
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.3e}"
-    return str(value)
-
-
-def _with_spread(mean, spread):
-    return _cell(mean) if spread is None else f"{_cell(mean)} ± {spread:.2g}"
-
-
-def format_table(rows, targets):
-    """The terminal summary: one line per model and optimizer at its best learning rate."""
-    header = ["model", "optimizer", "lr", "seeds", "train loss", "val loss", "train acc", "val acc", "epochs",
-              "to target", "seconds", "status"]
-    cells = [header]
-    for row in rows:
-        cells.append([
-            row["model"], row["optimizer"], _cell(row["learning_rate"]), str(row["seeds"]),
-            _cell(row["train_loss"]), _with_spread(row["val_loss"], row["val_loss_std"]),
-            _cell(row["train_accuracy"]), _with_spread(row["val_accuracy"], row["val_accuracy_std"]),
-            str(row["epochs"]), _cell(row["epochs_to_target"]), _cell(row["seconds"]), row["status"],
-        ])
-    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    known = {m: t for m, t in targets.items() if t is not None}
-    if known:
-        lines.append("target loss (for 'to target'): " + ", ".join(f"{m} {t:.4g}" for m, t in known.items()))
-    return "\n".join(lines)
-
-
-def _json_safe(value):
-    # JSON has no NaN or infinity: a diverged loss is written as the string "nan" or "inf".
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
-
-
-def write_rows(rows, columns, run_dir, stem):
-    """Writes `<stem>.csv` (and for the summary `<stem>.json`) into the run folder."""
-    def write_csv(f):
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows({k: ("" if row[k] is None else row[k]) for k in columns} for row in rows)
-
-    paths = [write_atomically(os.path.join(run_dir, f"{stem}.csv"), write_csv, newline="")]
-    if stem == "summary":
-        paths.append(write_atomically(
-            os.path.join(run_dir, "summary.json"),
-            lambda f: json.dump([{k: _json_safe(row[k]) for k in columns} for row in rows], f, indent=2)))
-    return paths

@@ -16,13 +16,19 @@ steps of a run, raises it again until `stopping()` says the program has acted on
 `ignore_from_now_on()`, once the run is over, keeps a late signal from killing the process
 while it shuts down (Python gives the signal back to the system's default, which kills,
 once the program has returned).
+
+Signals belong to the process, so their state does too: this module holds it. The command
+line installs the handlers first thing and keeps them; `compare()` in a notebook installs
+them for the length of the call (`handled()`) and gives the kernel's back afterwards.
 """
 
 import signal
 import sys
+import threading
 from contextlib import contextmanager
 
-_state = {"signals": 0, "raised": False, "pending": False, "depth": 0, "acted": False}
+_FRESH = {"signals": 0, "raised": False, "pending": False, "depth": 0, "acted": False}
+_state = dict(_FRESH)
 _RETRY_SECONDS = 0.05
 # importlib's own frames (frozen into CPython; importlib._bootstrap where they are not)
 _IMPORT_MACHINERY = {"_frozen_importlib", "_frozen_importlib_external", "importlib._bootstrap",
@@ -78,6 +84,32 @@ def install():
     signal.signal(signal.SIGTERM, _handle)
     signal.signal(signal.SIGALRM, _retry)
     sys.unraisablehook = _quiet_if_interrupt
+
+
+def installed():
+    return signal.getsignal(signal.SIGINT) is _handle
+
+
+@contextmanager
+def handled():
+    """A comparison's stop signals, from a fresh start: the handlers are installed for the
+    block unless they already are (the command line's), and what was there before (a
+    notebook kernel's) is put back after. Outside the main thread, where no handler can be
+    installed, Ctrl-C is whatever the host makes of it."""
+    if installed() or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _state.update(_FRESH)  # a notebook's earlier comparison may have been stopped
+    saved = [(s, signal.getsignal(s)) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)]
+    saved_hook = sys.unraisablehook
+    install()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for number, handler in saved:
+            signal.signal(number, handler)
+        sys.unraisablehook = saved_hook
 
 
 @contextmanager

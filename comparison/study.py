@@ -27,23 +27,19 @@ import optuna
 import sqlalchemy
 from optuna.trial import TrialState
 
-from comparison import interrupts
-from comparison.runner import TrialResult
+from comparison.results import TrialResult
+from runtime import interrupts
+from runtime.errors import ComparisonError, UsageError
 
 HEARTBEAT_SECONDS = 5
 GRACE_SECONDS = 20  # no heartbeat for this long: the worker is presumed dead
 _POLL_SECONDS = 1.0
-_STUDY_WAIT_SECONDS = 60
 _SQLITE_BUSY_SECONDS = 60  # how long a worker waits for another's write lock
 
 # Optuna's per-trial log lines (and a traceback for a trial stopped by Ctrl-C) would
 # interleave with the comparison's own progress lines; the heartbeat API is experimental.
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
-
-class SweepError(RuntimeError):
-    """The study cannot be opened or does not match the run."""
 
 
 def default_storage(run_path):
@@ -88,22 +84,35 @@ def _begin_immediate(engine):
     engine.dispose()
 
 
-def open_study(storage_url, study_name, trials, create):
-    """The run's study; if `create`, made here with every trial enqueued in order."""
-    storage = open_storage(storage_url)
-    if create:
-        study = optuna.create_study(storage=storage, study_name=study_name, direction="minimize")
-        for trial in trials:
-            study.enqueue_trial({}, user_attrs={"trial": trial.name})
-        return study
-    deadline = time.monotonic() + _STUDY_WAIT_SECONDS
-    while True:
-        try:
-            return optuna.load_study(study_name=study_name, storage=storage)
-        except KeyError:
-            if time.monotonic() > deadline:
-                raise SweepError(f"study {study_name!r} is not in {storage_url}; resume with the same --storage")
-            time.sleep(_POLL_SECONDS)
+def open_study(storage_url, study_name, trials, create, given=True):
+    """The run's study; if `create`, made here with every trial enqueued in order.
+
+    A resumed run's study exists: its run.json is written once the study is ready. If it is
+    not there, or its database cannot be read, that is one line (a ComparisonError), not a
+    wait or a traceback. `given`: the URL came from --storage (not the run folder's file).
+    """
+    where = f"--storage {storage_url}" if given else "the run folder's study.db"
+    if not create and not given:
+        path = sqlalchemy.engine.make_url(storage_url).database
+        if not os.path.isfile(path):
+            raise ComparisonError(f"{path} is missing: the run's study (which trials finished, and their "
+                                  "results) is gone, so it cannot be resumed; start a new run")
+    try:
+        storage = open_storage(storage_url)
+        if create:
+            study = optuna.create_study(storage=storage, study_name=study_name, direction="minimize")
+            for trial in trials:
+                study.enqueue_trial({}, user_attrs={"trial": trial.name})
+            return study
+        return optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:
+        raise UsageError(f"study {study_name!r} is not in {where}; resume with the --storage the run was "
+                         "started with") from None
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        if "locked" in str(error) or "disk is full" in str(error):
+            raise
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise ComparisonError(f"the study's database ({where}) cannot be read: {reason}") from error
 
 
 def finished_results(study, trials):
@@ -149,7 +158,7 @@ def run_worker(study, trials, run_trial, progress=None):
             raise
         if result.status == "interrupted":
             put_back(record)
-            raise Interrupted(result)
+            raise TrialInterrupted(result)
         if _taken_over(study, record):
             raise optuna.TrialPruned("taken over by another worker")  # Optuna's tell will refuse
         record.set_user_attr("result", result.to_dict())
@@ -196,7 +205,7 @@ def _taken_over(study, record):
     return any(r.system_attrs.get("failed_trial") == record.number for r in study.get_trials(deepcopy=False))
 
 
-class Interrupted(KeyboardInterrupt):
+class TrialInterrupted(KeyboardInterrupt):
     """Ctrl-C (or SIGTERM) during a trial; carries what the trial had done."""
 
     def __init__(self, result):
