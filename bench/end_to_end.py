@@ -26,7 +26,7 @@ DEFAULTS = {
     "help_runs": 7,
     "train_runs": 1,  # each takes up to two minutes
 }
-# SPEC.md §10's targets, in seconds.
+# The targets in docs/article.md, in seconds.
 TARGETS = {"help": 0.5, "train": 120.0}
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_SCRIPT = os.path.join(REPO_ROOT, "train.py")

@@ -78,7 +78,7 @@ def _real(flag, value, low=0.0, positive=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise UsageError(f"{flag} {value!r}: expected a finite number")
     if value < low or (positive and value <= low):
-        raise UsageError(f"{flag} {value}: must be {'>' if positive else '>='} {low:g}")
+        raise UsageError(f"{flag} {value:g}: must be {'>' if positive else '>='} {low:g}")
     return float(value)
 
 

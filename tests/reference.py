@@ -1,4 +1,4 @@
-"""Float64 numpy references of the four rules, written from SPEC §3, independent of the Keras code.
+"""Float64 numpy references of the four rules, written from docs/article.md, independent of the Keras code.
 
 Each `step(w, g, state, t, **hp)` returns the new weights and state; `t` is 1-based.
 """

@@ -114,7 +114,12 @@ def test_adams_first_step_is_the_learning_rate_whatever_the_slope(walks):
     rate = MODELS["valley"].learning_rates["adam"]
     first = np.abs(paths["valley", "adam"][1] - paths["valley", "adam"][0])
     np.testing.assert_allclose(first, [rate, rate], rtol=1e-5)
-    slopes = np.abs([2 * -8.0 / 20, 10 * 1.0])  # the valley's gradient at the start (-8, 1)
+    # ... while the slopes there differ tenfold: the valley's gradient at its start, by
+    # central differences of the surface's own formula.
+    start, h = np.array(MODELS["valley"].surface.start), 1e-6
+    slopes = np.abs([(height("valley", start + step) - height("valley", start - step)) / (2 * h)
+                     for step in np.eye(2) * h])
+    np.testing.assert_allclose(slopes, [0.8, 10.0], rtol=1e-6)
     assert slopes[1] / slopes[0] > 10
 
 

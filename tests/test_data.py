@@ -1,4 +1,4 @@
-"""The data package against independent references: the article's golden values (SPEC §3),
+"""The data package against independent references: the article's golden values (docs/article.md),
 numpy's global-seed stream, arrays written here and read back, and the spec's promises about
 `digits` (size, balance, determinism, cache, difficulty). No test touches the network."""
 
@@ -56,7 +56,7 @@ def assert_one_line(error, *names):
         assert name in message, f"{name!r} not in {message!r}"
 
 
-# --- The article's regression data (SPEC §3 golden values) --------------------------------
+# --- The article's regression data (golden values: docs/article.md) --------------------------------
 
 def test_regression_matches_the_article_global_seed_stream():
     x, y = load_regression()
@@ -187,7 +187,7 @@ def test_digits_unwritable_cache_warns_and_still_loads(tmp_path, monkeypatch):
 
 
 def test_digits_cnn_beats_linear_classifier(digits):
-    """SPEC §5: not trivially separable. Same recipe for both models, 3 epochs of Adam."""
+    """Not trivially separable (docs/article.md, "The targets"). Same recipe for both models, 3 epochs of Adam."""
 
     def test_accuracy(model):
         (x_train, y_train), (x_test, y_test) = digits

@@ -1,4 +1,4 @@
-"""The four rules against independent references: the article's golden values (SPEC §3),
+"""The four rules against independent references: the article's golden values (docs/article.md),
 float64 numpy implementations of each rule, PyTorch's operation order, and Keras's
 built-ins where the math is the same."""
 
@@ -40,7 +40,7 @@ def float32_rounded(x):
     return float(np.float32(x))
 
 
-# --- The article's one step (SPEC §3 golden values) ---------------------------------------
+# --- The article's one step (golden values: docs/article.md) ---------------------------------------
 
 @pytest.fixture(scope="module")
 def article_gradient():
@@ -360,7 +360,7 @@ def test_float16_model_trains_with_defaults_as_in_float32(name, keras_counterpar
     assert after == pytest.approx(reference_after, rel=0.01)
 
 
-# --- Overflow, as Keras's built-ins take it (SPEC §9) --------------------------------------
+# --- Overflow, as Keras's built-ins take it (README, "Precision and overflow") --------------------------------------
 
 def weights_after_each_step(optimizer, w0, grads, dtype):
     w = keras.Variable(np.asarray(w0), dtype=dtype)

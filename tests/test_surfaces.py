@@ -1,6 +1,6 @@
 """The test surfaces and the hill figures, against independent references: each height
 written again in float64 numpy, gradients by finite differences of those, the rules of
-tests/reference.py, and the article's golden values (SPEC §3) for the linear model's hill."""
+tests/reference.py, and the article's golden values (docs/article.md) for the linear model's hill."""
 
 import math
 import os
