@@ -99,7 +99,7 @@ def parse_args(argv=None):
     p.add_argument("--mixed-precision", action="store_true", help="train in mixed_float16 (GPU only; default: off)")
     p.add_argument("--logdir", default=LOGDIR, help="where run folders go (default: %(default)s)")
     p.add_argument("--run-name", help="this run's folder name under --logdir (default: the date and time, "
-                   "yymmdd-HHMMSS)")
+                   "MMDD-HHMM, with -1, -2... if taken)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --run-name folder made by this "
                    "tool, once the new run has finished (default: refuse)")
     p.add_argument("--resume", action="store_true", help="continue the run --run-name (or start it): finished "

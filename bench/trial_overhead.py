@@ -38,6 +38,7 @@ def main():
 
     from comparison.rules import registry_rule
     from comparison.study import default_storage, open_study, run_worker
+    from comparison.tensorboard import Experiment
     from comparison.training import Trainer
     from comparison.trials import Trial
     from models import MODELS
@@ -46,6 +47,7 @@ def main():
     entry = MODELS["cnn"]
     data = entry.load("digits")
     trainer = Trainer(MODELS, {args.optimizer: registry_rule(args.optimizer)}, devices, verbose=0)
+    experiment = Experiment("bench", ("bench",), (args.optimizer,), str(args.seed))
     split = data.split(args.seed)
     trial = Trial("cnn", args.optimizer, entry.learning_rates[args.optimizer], args.seed, (), args.epochs,
                   entry.batch_size, "digits")
@@ -55,7 +57,7 @@ def main():
             # Made once per invocation, not per trial: not timed.
             study = open_study(default_storage(run_dir), "bench", [trial], create=True)
             start = time.perf_counter()
-            run_worker(study, [trial], lambda t: trainer.train(t, data, os.path.join(run_dir, t.name), "bench"))
+            run_worker(study, [trial], lambda t: trainer.train(t, data, os.path.join(run_dir, t.name), experiment))
             return time.perf_counter() - start
 
     def bare():

@@ -6,7 +6,9 @@ with the lowest mean final validation loss over its seeds (a surface, with no da
 out, is scored by its final height; a diverged trial counts as infinitely bad), reported as
 the mean and spread over those seeds, with the epochs its mean curve needs to reach a
 target loss. The default target of a model is the worst of the optimizers' best mean
-final losses, so every optimizer's best setting reaches it.
+final losses, so every optimizer's best setting reaches it. Each model's optimizers get a
+verdict against the best one (comparison.verdict): which cannot be told apart from it with
+the seeds run, and how many seeds would tell them apart.
 """
 
 import math
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from comparison.verdict import verdicts
+
 TRIAL_COLUMNS = [
     "model", "optimizer", "learning_rate", "seed", "train_loss", "val_loss", "train_accuracy", "val_accuracy",
     "epochs", "seconds", "status", "epochs_to_target", "run",
@@ -22,7 +26,7 @@ TRIAL_COLUMNS = [
 SUMMARY_COLUMNS = [
     "model", "optimizer", "learning_rate", "seeds", "train_loss", "val_loss", "val_loss_std", "train_accuracy",
     "val_accuracy", "val_accuracy_std", "epochs", "seconds", "epochs_to_target", "diverged_trials",
-    "best_lr_at_grid_edge", "diverged", "status",
+    "best_lr_at_grid_edge", "diverged", "status", "verdict", "p_value", "seeds_needed",
 ]
 FINAL = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
 
@@ -136,8 +140,13 @@ class Comparison:
             })
         return rows
 
+    def verdicts(self, model):
+        """{optimizer: comparison.verdict.Verdict} on `model`."""
+        return verdicts({o: [r.score for r in rs] for (m, o), rs in self.best.items() if m == model})
+
     def summary_rows(self):
         rows = []
+        judged = {model: self.verdicts(model) for model in self.models}
         for (model, optimizer), best in self.best.items():
             def mean(metric):
                 values = [r.final(metric) for r in best]
@@ -162,5 +171,7 @@ class Comparison:
                 "best_lr_at_grid_edge": self.edge[model, optimizer],
                 "diverged": "diverged" in statuses,
                 "status": next((s for s in ("interrupted", "diverged") if s in statuses), "ok"),
+                "verdict": judged[model][optimizer].verdict, "p_value": judged[model][optimizer].p_value,
+                "seeds_needed": judged[model][optimizer].seeds_needed,
             })
         return rows

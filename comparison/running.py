@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 from comparison.results import Comparison
 from comparison.study import TrialInterrupted, default_storage, finished_results, last_completed, open_study, run_worker
+from comparison.tensorboard import Experiment, seeds_label
 from reporting.report import write_report
 from runtime import interrupts
 from runtime.errors import ComparisonError
 from runtime.progress import Progress
-from runtime.run_folder import open_run_folder, quiet_storage_problems_in_threads, storage_problem
+from runtime.run_folder import open_run_folder, quiet_storage_problems_in_threads, storage_problem, this_tools_runs
 
 
 class StopRequested(KeyboardInterrupt):
@@ -61,7 +62,8 @@ def run_plan(options, trials, data, models, trainer, inputs, command, say=print)
         ran, partial, no_room, stopped = [], None, None, False
         with quiet_storage_problems_in_threads():
             try:
-                ran = _work(study, trials, data, trainer, folder, Progress(trials, models, say))
+                ran = _work(study, trials, data, trainer, folder, Progress(trials, models, say),
+                            _experiment(options, trials, folder, trainer))
             except KeyboardInterrupt as stop:
                 interrupts.stopping()
                 stopped = True
@@ -98,13 +100,24 @@ def run_plan(options, trials, data, models, trainer, inputs, command, say=print)
     return outcome
 
 
-def _work(study, trials, data, trainer, folder, progress):
+def _work(study, trials, data, trainer, folder, progress, experiment):
     def run_one(trial):
         progress.starting(trial)
-        return trainer.train(trial, data[trial.model], os.path.join(folder.path, trial.name),
-                             session_id=f"{trial.name} @ {folder.name}")
+        return trainer.train(trial, data[trial.model], os.path.join(folder.path, trial.name), experiment)
 
     return run_worker(study, trials, run_one, progress)
+
+
+def _experiment(options, trials, folder, trainer):
+    """The HParams experiment of this invocation's trials (comparison.tensorboard)."""
+    from optimizers.hyperparameters import HYPERPARAMETERS
+    from optimizers.registry import REGISTRY
+
+    invocations = sorted({folder.name} | set(this_tools_runs(options.logdir)))
+    rules = trainer.rules.values()
+    extra = sorted({h for rule in rules for h in rule.hyperparameters if h not in HYPERPARAMETERS})
+    return Experiment(folder.name, tuple(invocations), tuple(dict.fromkeys([*REGISTRY, *trainer.rules])),
+                      seeds_label(options.seed_range), tuple(extra))
 
 
 def _report(study, trials, data, models, folder, options, partial, no_room, write, say):

@@ -55,9 +55,9 @@ class Trainer:
         model.optimizer.learning_rate = trial.learning_rate
         return model
 
-    def train(self, trial, data, folder, session_id):
-        """Trains `trial` on `data` (a models.kinds.ModelData), logging to `folder`; returns
-        a TrialResult."""
+    def train(self, trial, data, folder, experiment):
+        """Trains `trial` on `data` (a models.kinds.ModelData), logging to `folder` as part of
+        `experiment` (comparison.tensorboard.Experiment); returns a TrialResult."""
         entry = self.models[trial.model]
         split = data.split(trial.seed)
         model = self.compiled_model(trial, data)
@@ -65,27 +65,26 @@ class Trainer:
         # The trial's folder is its own: what an interrupted earlier attempt left there goes,
         # so TensorBoard shows the rerun once.
         shutil.rmtree(folder, ignore_errors=True)
-        log = TrialLog(trial, folder, session_id,
+        log = TrialLog(trial, folder, experiment,
                        learning_rate=lambda: float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
-        fitting = entry.fitting(trial, split, log, self.verbose)
-        keras.utils.set_random_seed(trial.seed)
-        status = "ok"
-        start = time.perf_counter()
         try:
-            model.fit(**fitting.arguments, callbacks=[fitting.watch])
-        except KeyboardInterrupt:
-            status = "interrupted"
-        finally:
+            fitting = entry.fitting(trial, split, log, self.verbose)
+            keras.utils.set_random_seed(trial.seed)
+            status = "ok"
+            start = time.perf_counter()
             try:
-                fitting.watch.finish()
-            finally:
-                log.close()
-        seconds = time.perf_counter() - start
-
-        history = log.history
-        if status == "ok" and (fitting.watch.diverged
-                               or not all(math.isfinite(v) for m in FINAL for v in history.get(m, []))):
-            status = "diverged"
+                model.fit(**fitting.arguments, callbacks=[fitting.watch])
+            except KeyboardInterrupt:
+                status = "interrupted"
+            fitting.watch.finish()
+            seconds = time.perf_counter() - start
+            history = log.history
+            if status == "ok" and (fitting.watch.diverged
+                                   or not all(math.isfinite(v) for m in FINAL for v in history.get(m, []))):
+                status = "diverged"
+            log.finish(status, entry.score_metric)
+        finally:
+            log.close()
         path = None if fitting.watch.path is None else np.array(fitting.watch.path)
         return TrialResult(trial=trial, status=status, epochs=len(history.get("train_loss", [])), seconds=seconds,
                            history=history, path=path)

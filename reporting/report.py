@@ -2,22 +2,22 @@
 
 `write_report` prints the summary and writes, each file whole or not at all: trials.csv,
 summary.csv and summary.json, the figures (PNG, and a GIF per two-weight model), paths.npz,
-and the figures as TensorBoard images in the run's own event file. `figures` makes the
-same figures as matplotlib Figures, for `compare()`'s result.
+and what TensorBoard shows beside the trials (reporting/board.py: the figures, the summary
+as Text, the Custom Scalars layout, a mean-over-seeds run per model and optimizer).
+`figures` makes the same figures as matplotlib Figures, for `compare()`'s result.
 """
 
-import io
 import os
 
 import numpy as np
 
 from comparison.results import SUMMARY_COLUMNS, TRIAL_COLUMNS
-from reporting.files import EventFile, event_files, write_atomically
+from reporting.board import log_report
+from reporting.files import write_atomically
 from reporting.hill import animate_hill, hill_figure
 from reporting.plots import loss_curves_figure, lr_sensitivity_figure
 from reporting.tables import format_table, write_rows
 
-FIGURE_TAG = "figures"
 _DPI = {"loss_curves": 110, "lr_sensitivity": 110}  # the hills: 150
 
 
@@ -76,29 +76,7 @@ def write_report(comparison, data, models, run_dir, print=print):
         paths = {f"{model}/{o}": r.path for model, (_, best) in hills.items() for o, r in best.items()}
         written.append(write_atomically(os.path.join(run_dir, "paths.npz"), lambda f: np.savez(f, **paths),
                                         mode="wb"))
-    log_figures(images, run_dir)
+    log_report(comparison, rows, images, run_dir)
     written += images
     print(f"\nWritten to {run_dir}: " + ", ".join(os.path.basename(p) for p in written))
     return written
-
-
-def log_figures(paths, run_dir):
-    """The PNG and GIF figures as TensorBoard images, tagged figures/<name>, in the run
-    folder's own event file. The new file appears whole, then replaces the one an earlier
-    report of this run wrote (found by exact name: a run's name may hold `*` or `[`)."""
-    from PIL import Image
-
-    earlier = event_files(run_dir)
-    events = EventFile(run_dir, atomic=True)
-    try:
-        for path in paths:
-            with open(path, "rb") as f:
-                encoded = f.read()
-            width, height = Image.open(io.BytesIO(encoded)).size
-            events.image(f"{FIGURE_TAG}/{os.path.basename(path)}", encoded, width, height)
-        events.close()
-    except BaseException:
-        events.discard()
-        raise
-    for old in earlier:
-        os.remove(old)

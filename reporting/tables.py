@@ -1,5 +1,5 @@
-"""The comparison's tables as text and files: the terminal summary, trials.csv, summary.csv
-and summary.json."""
+"""The comparison's tables as text and files: the terminal summary (and the same as Markdown,
+for TensorBoard's Text dashboard), trials.csv, summary.csv and summary.json."""
 
 import csv
 import io
@@ -7,6 +7,7 @@ import json
 import math
 import os
 
+from comparison.verdict import TEST, Verdict
 from reporting.files import write_atomically
 
 
@@ -26,25 +27,48 @@ def _with_spread(mean, spread):
     return _cell(mean) if spread is None else f"{_cell(mean)} ± {spread:.2g}"
 
 
+_HEADER = ["model", "optimizer", "lr", "seeds", "train loss", "val loss", "train acc", "val acc", "epochs",
+           "to target", "seconds", "status", "vs the best"]
+
+
+def _cells(row):
+    verdict = Verdict(row["verdict"], row["p_value"], row["seeds_needed"])
+    return [
+        row["model"], row["optimizer"], _cell(row["learning_rate"]), str(row["seeds"]),
+        _cell(row["train_loss"]), _with_spread(row["val_loss"], row["val_loss_std"]),
+        _cell(row["train_accuracy"]), _with_spread(row["val_accuracy"], row["val_accuracy_std"]),
+        str(row["epochs"]), _cell(row["epochs_to_target"]), _cell(row["seconds"]), row["status"],
+        "-" if verdict.verdict == "untested" else str(verdict),
+    ]
+
+
+def _notes(rows, targets):
+    known = {m: t for m, t in targets.items() if t is not None}
+    notes = []
+    if known:
+        notes.append("target loss (for 'to target'): " + ", ".join(f"{m} {t:.4g}" for m, t in known.items()))
+    if any(row["verdict"] in ("tie", "worse") for row in rows):
+        notes.append(f"vs the best: {TEST}; tie = not told apart (N seeds: per rule, to tell it apart at 80 % "
+                     "power if the gap and spreads hold)")
+    elif len(rows) > 1:
+        notes.append("vs the best: one seed per rule cannot tell rules apart; --seeds 3 or more can")
+    return notes
+
+
 def format_table(rows, targets):
     """The terminal summary: one line per model and optimizer at its best learning rate."""
-    header = ["model", "optimizer", "lr", "seeds", "train loss", "val loss", "train acc", "val acc", "epochs",
-              "to target", "seconds", "status"]
-    cells = [header]
-    for row in rows:
-        cells.append([
-            row["model"], row["optimizer"], _cell(row["learning_rate"]), str(row["seeds"]),
-            _cell(row["train_loss"]), _with_spread(row["val_loss"], row["val_loss_std"]),
-            _cell(row["train_accuracy"]), _with_spread(row["val_accuracy"], row["val_accuracy_std"]),
-            str(row["epochs"]), _cell(row["epochs_to_target"]), _cell(row["seconds"]), row["status"],
-        ])
-    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+    cells = [_HEADER] + [_cells(row) for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(_HEADER))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    known = {m: t for m, t in targets.items() if t is not None}
-    if known:
-        lines.append("target loss (for 'to target'): " + ", ".join(f"{m} {t:.4g}" for m, t in known.items()))
-    return "\n".join(lines)
+    return "\n".join(lines + _notes(rows, targets))
+
+
+def markdown_table(rows, targets):
+    """The same table in Markdown, for TensorBoard's Text dashboard."""
+    lines = ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in map(_cells, rows)]
+    return "\n".join(lines + [""] + [f"{note}  " for note in _notes(rows, targets)])
 
 
 def _json_safe(value):

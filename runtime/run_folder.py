@@ -49,7 +49,7 @@ class RunFolderError(UsageError):
 
 
 def default_run_name():
-    return time.strftime("%y%m%d-%H%M%S")
+    return time.strftime("%m%d-%H%M")
 
 
 def _exists(target):
@@ -216,6 +216,15 @@ def _read_marker(path, wait=False):
             raise RunFolderError(f"{marker_path} {what}; it cannot be resumed. Start a new run (another "
                                  "--run-name), or --overwrite this one")
     return marker
+
+
+def this_tools_runs(logdir):
+    """The names of the run folders in `logdir` that this tool made (they hold run.json)."""
+    try:
+        names = os.listdir(logdir)
+    except OSError:
+        return []
+    return [name for name in names if os.path.isfile(os.path.join(logdir, name, MARKER))]
 
 
 def _lock(path, exclusive):

@@ -289,6 +289,7 @@ import os, sys, numpy as np
 from comparison.devices import start
 devices = start("tensorflow", "cpu")
 from comparison.rules import registry_rule
+from comparison.tensorboard import Experiment
 from comparison.training import Trainer
 from comparison.trials import Trial
 from models import MODELS
@@ -296,11 +297,11 @@ data = MODELS["linear"].load("digits")
 for rule in ("sgd", "momentum", "rmsprop", "adam"):
     first = Trial("linear", rule, 0.3, 7, (), 40, 10, "regression")
     second = Trial("linear", rule, 0.05, 9, (), 40, 10, "regression")
-    rules = {rule: registry_rule(rule)}
-    fresh = Trainer(MODELS, rules, devices, 0).train(second, data, os.path.join(sys.argv[1], rule + "-fresh"), "x")
+    rules, x = {rule: registry_rule(rule)}, Experiment("x", ("x",), (rule,), "7-9")
+    fresh = Trainer(MODELS, rules, devices, 0).train(second, data, os.path.join(sys.argv[1], rule + "-fresh"), x)
     trainer = Trainer(MODELS, rules, devices, 0)
-    trainer.train(first, data, os.path.join(sys.argv[1], rule + "-first"), "x")
-    reused = trainer.train(second, data, os.path.join(sys.argv[1], rule + "-reused"), "x")
+    trainer.train(first, data, os.path.join(sys.argv[1], rule + "-first"), x)
+    reused = trainer.train(second, data, os.path.join(sys.argv[1], rule + "-reused"), x)
     assert len(trainer._compiled) == 1
     assert np.array_equal(fresh.path, reused.path), rule
     assert fresh.history == reused.history, rule
