@@ -30,7 +30,7 @@ import os  # noqa: E402
 import shlex  # noqa: E402
 
 from comparison.options import DATASET, DEVICE, DEVICES, LOGDIR, MAX_EPOCHS, SEED, SWEEP_SEEDS  # noqa: E402
-from models import MODELS  # noqa: E402
+from models import MODELS, SUITE  # noqa: E402
 from optimizers.registry import HYPERPARAMETERS, REGISTRY  # noqa: E402
 from runtime import interrupts  # noqa: E402
 from runtime.console import survive_lost_output  # noqa: E402
@@ -61,8 +61,10 @@ def parse_args(argv=None):
     p.add_argument("--opt", dest="optimizers", nargs="+", default=["all"], metavar="NAME",
                    help=f"optimizers to compare: one or more of {', '.join(REGISTRY)}, all, or keras:NAME for a "
                    "Keras built-in (e.g. keras:adam) (default: all)")
-    p.add_argument("--model", dest="models", nargs="+", default=["both"], metavar="NAME",
+    p.add_argument("--model", dest="models", nargs="+", metavar="NAME",
                    help=f"models to train: one or more of {', '.join(MODELS)}, or both (linear and cnn; default)")
+    p.add_argument("--suite", action="store_true", help=f"the benchmark: {', '.join(SUITE)}, each with its --sweep "
+                   f"grid and {SWEEP_SEEDS} seeds, and the performance profile across them (default: off)")
     p.add_argument("--epochs", type=int, help=f"training epochs; for a surface, steps; at most {MAX_EPOCHS:,} "
                    "(default: per model, below)")
     p.add_argument("--batch-size", type=int,

@@ -35,15 +35,16 @@ class Interrupted(KeyboardInterrupt):
         self.result, self.run_name, self.completed = result, run_name, completed
 
 
-def compare(models=("both",), optimizers=("all",), learning_rates=None, seeds=None, sweep=False, *,
+def compare(models=None, optimizers=("all",), learning_rates=None, seeds=None, sweep=False, *,
             epochs=None, batch_size=None, target_loss=None, noise=0.0, dataset=DATASET, seed=SEED, backend=None,
             device=DEVICE, distribute=False, mixed_precision=False, logdir=LOGDIR, run_name=None, resume=False,
-            overwrite=False, storage=None, quick=False, verbose=None, command=None, **hyperparameters):
+            overwrite=False, storage=None, quick=False, suite=False, verbose=None, command=None, **hyperparameters):
     """Trains each model with each optimizer at each learning rate from each seed, logs
     every trial for TensorBoard, and returns a ComparisonResult.
 
     Every option of `train.py` is a keyword with the same default (see `train.py --help` and
-    the README): `models` (`--model`: names from models.MODELS, or "both"), `optimizers`
+    the README): `models` (`--model`: names from models.MODELS, or "both"; default both),
+    `suite` (`--suite`: every model of the benchmark with its sweep grid), `optimizers`
     (`--opt`: names, "all", "keras:NAME" for a Keras built-in, or a mapping
     `{name: factory}` where `factory(learning_rate)` returns any keras.optimizers.Optimizer),
     `learning_rates` (`--lr`), `seeds`, `sweep`, `epochs`, `batch_size`, `target_loss`,
@@ -64,7 +65,8 @@ def compare(models=("both",), optimizers=("all",), learning_rates=None, seeds=No
         models=models, optimizers=optimizers, learning_rates=learning_rates, seeds=seeds, sweep=sweep,
         epochs=epochs, batch_size=batch_size, target_loss=target_loss, noise=noise, dataset=dataset, seed=seed,
         backend=backend, device=device, distribute=distribute, mixed_precision=mixed_precision, logdir=logdir,
-        run_name=run_name, resume=resume, overwrite=overwrite, storage=storage, quick=quick, **hyperparameters)
+        run_name=run_name, resume=resume, overwrite=overwrite, storage=storage, quick=quick, suite=suite,
+        **hyperparameters)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2  # a pipe, a file or a notebook gets one line per epoch
     with interrupts.handled():
@@ -172,6 +174,8 @@ def _run(options, trials, data, models, trainer, inputs, command):
             message = f"Interrupted: what finished is in {outcome.path}; resume=True (--resume) continues it."
         raise Interrupted(message, result, None if outcome.replaced_kept else outcome.name, stop.completed) from None
     print(f"\nOpen TensorBoard: {tensorboard_command(options.logdir)}")
+    for what, link in tensorboard_links(outcome.name).items():
+        print(f"  {what}: {link}")
     return ComparisonResult(outcome, data, models)
 
 
@@ -184,6 +188,22 @@ def tensorboard_command(logdir):
         return shlex.join([sys.executable, "-m", "tensorboard.main", f"--logdir={logdir}"])
     relative = os.path.relpath(script)
     return shlex.join([script if relative.startswith("..") else relative, f"--logdir={logdir}"])
+
+
+def tensorboard_links(run_name, port=6006):
+    """Links that open TensorBoard on this run's answers, with no clicks: its summary in the
+    Text dashboard, and its mean-over-seeds curves in Time Series (the legacy dashboards tick
+    no run when more than 40 match, and every run of an invocation starts with its name)."""
+    import re
+    import urllib.parse
+
+    name = re.escape(run_name)
+    base = f"http://localhost:{port}/"
+    return {
+        "this run's summary": base + "#text&" + urllib.parse.urlencode({"regexInput": f"^{name}$"}),
+        "its mean curves": base + "?" + urllib.parse.urlencode({"runFilter": f"^{name}/.*/mean,", "smoothing": 0})
+        + "#timeseries",
+    }
 
 
 class ComparisonResult:
@@ -210,6 +230,15 @@ class ComparisonResult:
         from comparison.results import SUMMARY_COLUMNS
 
         return _frame(self.comparison.summary_rows(), SUMMARY_COLUMNS)
+
+    @cached_property
+    def profile(self):
+        """With two or more models, the performance profile: the columns of profile.csv (one
+        row per model and optimizer, each optimizer's score repeated); else None."""
+        from comparison.profiles import PROFILE_COLUMNS, performance_profile
+
+        profile = performance_profile(self.comparison, self._models)
+        return None if profile is None else _frame(profile.rows, PROFILE_COLUMNS)
 
     @cached_property
     def figures(self):

@@ -12,7 +12,7 @@ import numbers
 import os
 from dataclasses import dataclass, field
 
-from models import BOTH, MODELS
+from models import BOTH, MODELS, SUITE
 from optimizers.hyperparameters import HYPERPARAMETERS
 from optimizers.registry import REGISTRY
 from runtime.errors import UsageError
@@ -55,6 +55,7 @@ class Options:
     overwrite: bool
     storage: str | None
     quick: bool
+    suite: bool
     hyperparameters: dict = field(default_factory=dict)  # the registry rules' own, as given (None: default)
 
     @property
@@ -161,16 +162,23 @@ def _hyperparameters(given):
     return values
 
 
-def check_options(*, models=("both",), optimizers=("all",), learning_rates=None, seeds=None, sweep=False,
+def check_options(*, models=None, optimizers=("all",), learning_rates=None, seeds=None, sweep=False,
                   epochs=None, batch_size=None, target_loss=None, noise=0.0, dataset=DATASET, seed=SEED,
                   backend=None, device=DEVICE, distribute=False, mixed_precision=False, logdir=LOGDIR,
-                  run_name=None, resume=False, overwrite=False, storage=None, quick=False, **hyperparameters):
-    """The options, checked: an Options, or a UsageError naming the first bad one."""
+                  run_name=None, resume=False, overwrite=False, storage=None, quick=False, suite=False,
+                  **hyperparameters):
+    """The options, checked: an Options, or a UsageError naming the first bad one. `models`
+    None is both (linear and cnn), or with `suite`, the suite's."""
     from comparison.devices import backend_problem, default_backend
 
+    if suite and models is not None:
+        raise UsageError("--suite trains the suite's models; give either --suite or --model")
+    models = SUITE if suite else models or ("both",)
+    sweep = sweep or suite
     learning_rates = _learning_rates(learning_rates)
     if sweep and learning_rates:
-        raise UsageError("--sweep tries each optimizer's default grid; give either --sweep or --lr")
+        raise UsageError(f"--{'suite' if suite else 'sweep'} tries each optimizer's default grid; give either "
+                         f"--{'suite' if suite else 'sweep'} or --lr")
     if resume and overwrite:
         raise UsageError("--resume continues a run and --overwrite replaces it; give one")
     run_name = _run_name(run_name)
@@ -217,6 +225,7 @@ def check_options(*, models=("both",), optimizers=("all",), learning_rates=None,
         overwrite=bool(overwrite),
         storage=storage,
         quick=bool(quick),
+        suite=bool(suite),
         hyperparameters=_hyperparameters(hyperparameters),
     )
 

@@ -134,7 +134,7 @@ class Comparison:
             rows.append({
                 "model": r.trial.model, "optimizer": r.trial.optimizer, "learning_rate": r.trial.learning_rate,
                 "seed": r.trial.seed, **{m: r.final(m) for m in FINAL}, "epochs": r.epochs,
-                "seconds": round(r.seconds, 3), "status": r.status,
+                "seconds": r.seconds, "status": r.status,
                 "epochs_to_target": first_epoch_at(score_curve(r), self.targets[r.trial.model]),
                 "run": r.trial.name,
             })

@@ -43,7 +43,8 @@ from models import MODELS
 from optimizers.hyperparameters import HYPERPARAMETERS
 from reporting.files import EventFile
 
-METRICS = {"hparams/loss": "final loss (validation; a surface: height)", "hparams/train_loss": "final train loss"}
+# The final validation loss (a surface: its height, its only loss), and the final train loss.
+METRICS = {"hparams/loss": "final loss", "hparams/train_loss": "final train loss"}
 _SHOWN_FIRST = ("invocation", "model", "optimizer", "learning_rate", "seeds")
 _STRING, _NUMBER, _BOOL = api_pb2.DATA_TYPE_STRING, api_pb2.DATA_TYPE_FLOAT64, api_pb2.DATA_TYPE_BOOL
 

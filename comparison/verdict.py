@@ -40,8 +40,8 @@ class Verdict:
     def __str__(self):
         p = "" if self.p_value is None else f"p {self.p_value:.2g}" if self.p_value >= 1e-3 else "p < 0.001"
         if self.verdict == "tie":
-            more = "" if not self.seeds_needed else f"; {self.seeds_needed} seeds" if self.seeds_needed <= MAX_SEEDS \
-                else f"; over {MAX_SEEDS} seeds"
+            more = "" if not self.seeds_needed else f"; needs {self.seeds_needed} seeds" \
+                if self.seeds_needed <= MAX_SEEDS else f"; needs over {MAX_SEEDS} seeds"
             return f"tie ({p}{more})"
         if self.verdict == "worse":
             return f"worse ({p})" if p else "worse (diverged)"

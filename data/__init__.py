@@ -6,12 +6,13 @@
 
 `load_regression` gives the article's linear-regression data; `load_images` an image
 dataset for the CNN by name (`DATASETS`: digits, mnist, fashion_mnist, cifar10) or from an
-.npz file. Problems with a dataset raise `DatasetError`, a `ValueError` with a one-line
+.npz file; `load_mnist1d` MNIST-1D, generated locally. Problems with a dataset raise `DatasetError`, a `ValueError` with a one-line
 message. Nothing is loaded or generated on import, and importing this package does not
 import TensorFlow.
 """
 
 from data.images import DATASETS, DatasetError, load_images
+from data.mnist1d import load_mnist1d
 from data.regression import load_regression
 
-__all__ = ["load_regression", "load_images", "DATASETS", "DatasetError"]
+__all__ = ["load_regression", "load_images", "load_mnist1d", "DATASETS", "DatasetError"]

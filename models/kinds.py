@@ -5,6 +5,7 @@ trial's dataset is called, how a trial fits one, how it is scored, and its lands
 - `LeastSquaresModel`: the article's two-weight linear regression.
 - `SurfaceModel`: a two-weight test surface (the article's hill, made real).
 - `ImageClassifier`: a CNN on an image dataset (`--dataset`).
+- `SignalClassifier`: a 1-D CNN on MNIST-1D's signals.
 
 Every registry entry (models.MODELS) is an instance of one. Nothing outside this module
 asks which kind a model is: it asks the model. A new kind is a new type here and a registry
@@ -21,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from data import DatasetError, load_images, load_regression
+from data import DatasetError, load_images, load_mnist1d, load_regression
 from models.landscapes import least_squares_landscape, surface_landscape
 
 # Learning rates a sweep tries by default: the model's default for the rule times
@@ -76,6 +77,11 @@ class ModelEntry:
     quick_epochs: int  # --quick
     learning_rates: dict  # optimizer name -> default learning rate on this model
     about: str
+    # The fixed target of the performance profile (comparison.profiles): a value of the
+    # score metric (validation loss; a surface's height) that counts as solved, chosen once
+    # for a stated reason, never from the results being ranked.
+    target: float
+    target_reason: str
     batch_size: int | None = None  # None: the whole training set, one step per epoch
     metrics: tuple = ()
 
@@ -143,9 +149,35 @@ def _fingerprint(*arrays):
 # ---- classifiers: Keras trains them epoch by epoch, validated on held-out data ----------
 
 @dataclass(frozen=True, kw_only=True)
-class ImageClassifier(ModelEntry):
-    """A classifier of images (`--dataset`), validated on the dataset's test split, the same
+class Classifier(ModelEntry):
+    """A classifier Keras trains epoch by epoch, validated on its data's test split, the same
     for every seed; `--quick` trains on a fixed subset."""
+
+    def fitting(self, trial, split, log, verbose):
+        from models.watch import EpochRecorder
+
+        return Fitting(
+            arguments=dict(x=split.x_train, y=split.y_train, batch_size=trial.batch_size, epochs=trial.epochs,
+                           validation_data=(split.x_val, split.y_val), verbose=verbose),
+            watch=EpochRecorder(log),
+        )
+
+    @staticmethod
+    def _data(label, x_train, y_train, x_test, y_test, quick):
+        if quick:
+            rng = np.random.default_rng(_QUICK_SUBSET_SEED)
+            train = np.sort(rng.permutation(len(x_train))[: QUICK_SAMPLES["train"]])
+            test = np.sort(rng.permutation(len(x_test))[: QUICK_SAMPLES["validation"]])
+            x_train, y_train, x_test, y_test = x_train[train], y_train[train], x_test[test], y_test[test]
+        split = Split(x_train, y_train, x_test, y_test)
+        return ModelData(label=str(label), train_size=len(x_train), input_shape=x_train.shape[1:],
+                         num_classes=int(y_train.max()) + 1,
+                         fingerprint=_fingerprint(x_train, y_train, x_test, y_test), split=lambda seed: split)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageClassifier(Classifier):
+    """A classifier of images (`--dataset`)."""
 
     def load(self, dataset, quick=False):
         (x_train, y_train), (x_test, y_test) = load_images(dataset)
@@ -162,26 +194,14 @@ class ImageClassifier(ModelEntry):
         if len(classes) < 2:
             raise DatasetError(f"{source}: every training label is {classes[0]}; the CNN needs at least 2 classes")
 
-    @staticmethod
-    def _data(label, x_train, y_train, x_test, y_test, quick):
-        if quick:
-            rng = np.random.default_rng(_QUICK_SUBSET_SEED)
-            train = np.sort(rng.permutation(len(x_train))[: QUICK_SAMPLES["train"]])
-            test = np.sort(rng.permutation(len(x_test))[: QUICK_SAMPLES["validation"]])
-            x_train, y_train, x_test, y_test = x_train[train], y_train[train], x_test[test], y_test[test]
-        split = Split(x_train, y_train, x_test, y_test)
-        return ModelData(label=str(label), train_size=len(x_train), input_shape=x_train.shape[1:],
-                         num_classes=int(y_train.max()) + 1,
-                         fingerprint=_fingerprint(x_train, y_train, x_test, y_test), split=lambda seed: split)
 
-    def fitting(self, trial, split, log, verbose):
-        from models.watch import EpochRecorder
+@dataclass(frozen=True, kw_only=True)
+class SignalClassifier(Classifier):
+    """A classifier of MNIST-1D's signals (data/mnist1d.py): its own data, whatever `--dataset` says."""
 
-        return Fitting(
-            arguments=dict(x=split.x_train, y=split.y_train, batch_size=trial.batch_size, epochs=trial.epochs,
-                           validation_data=(split.x_val, split.y_val), verbose=verbose),
-            watch=EpochRecorder(log),
-        )
+    def load(self, dataset, quick=False):
+        (x_train, y_train), (x_test, y_test) = load_mnist1d()
+        return self._data("mnist1d", x_train, y_train, x_test, y_test, quick)
 
 
 # ---- two-weight models: every step recorded, each a point on the hill ------------------

@@ -60,5 +60,5 @@ def least_squares_landscape(x, y, name="linear", start=None):
         minimum_height=float(height(optimum)),
         start=start,
         description="mean squared error of y = w1 * x1 + w2 * x2",
-        height_label="loss",
+        height_label="train loss",
     )

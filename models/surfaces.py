@@ -49,6 +49,7 @@ class Surface:
     minimum_height: float  # the height there
     steps: int  # default number of steps (one step per epoch in the CLI)
     learning_rates: dict  # optimizer name -> default learning rate on this surface
+    target: float  # the performance profile's target height: 1 % of the start's (models.MODELS)
     view: tuple  # ((x_min, x_max), (y_min, y_max)): the window figures show at least
     about: str  # which of the article's claims the surface tests, in one line
     # Other points worth marking on the figures, as (label, (x, y)): a local minimum, a
@@ -144,6 +145,7 @@ SURFACES = {
             minimum_height=0.0,
             steps=500,
             learning_rates={"sgd": 0.002, "momentum": 0.01, "rmsprop": 0.01, "adam": 0.2},
+            target=0.242,
             view=((-1.5, 1.5), (-0.5, 1.5)),
             about="A curved, flat-floored valley: the classic benchmark; steep walls "
                   "cap SGD's learning rate, the floor is long.",
@@ -157,6 +159,7 @@ SURFACES = {
             minimum_height=0.0,
             steps=300,
             learning_rates={"sgd": 0.01, "momentum": 0.02, "rmsprop": 0.02, "adam": 0.2},
+            target=0.4125,
             view=((-1.0, 4.5), (-1.5, 2.0)),
             about="Steep walls beside flat plateaus: gradients that differ by a "
                   "hundredfold along one path.",
@@ -170,6 +173,7 @@ SURFACES = {
             minimum_height=0.0,
             steps=100,
             learning_rates={"sgd": 0.15, "momentum": 0.5, "rmsprop": 0.1, "adam": 0.2},
+            target=0.082,
             view=((-9.0, 1.5), (-1.5, 1.5)),
             about="A narrow valley along the x axis (curvatures 0.1 and 10): SGD zigzags "
                   "across it, momentum damps the zigzag, RMSProp rescales each weight.",
@@ -183,6 +187,7 @@ SURFACES = {
             minimum_height=0.0,
             steps=100,
             learning_rates={"sgd": 0.15, "momentum": 0.5, "rmsprop": 0.1, "adam": 0.2},
+            target=0.082,
             view=((-7.5, 1.5), (-6.0, 1.5)),
             about="The valley turned 45 degrees: SGD and momentum walk it exactly as "
                   "before, RMSProp's per-weight scaling no longer finds the flat direction.",
@@ -198,6 +203,7 @@ SURFACES = {
             minimum_height=0.0,
             steps=200,
             learning_rates={"sgd": 0.05, "momentum": 0.1, "rmsprop": 0.05, "adam": 0.05},
+            target=0.0425,
             view=((-1.0, 2.5), (-1.5, 1.5)),
             about="A start on a saddle's ridge: the way off it is flat at first; RMSProp "
                   "and Adam scale the tiny slope up, SGD lingers.",
@@ -212,6 +218,7 @@ SURFACES = {
             minimum_height=0.0,
             steps=200,
             learning_rates={"sgd": 0.08, "momentum": 0.08, "rmsprop": 0.1, "adam": 0.3},
+            target=0.06995,
             view=((-2.0, 3.0), (-1.5, 2.0)),
             about="A shallow dip at (1, 0) (height 2/3, ridge 0.70) on the way to the "
                   "global minimum: momentum rolls through, SGD settles, noise shakes it loose.",

@@ -258,8 +258,10 @@ def hill_figure(landscape, paths, colors=None):
     steps = max(len(w.path) - 1 for w in walks)
     ax.set_title(f"{_title(landscape)}\n{steps} steps: each optimizer's path (a dot per step, "
                  "a big dot at its end)", fontsize="medium")
+    seeds = {getattr(getattr(value, "trial", None), "seed", None) for value in paths.values()} - {None}
+    title = f"final {landscape.height_label}" + (f" (seed {seeds.pop()})" if len(seeds) == 1 else "")
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize="medium",
-               title=f"final {landscape.height_label}", title_fontsize="medium", frameon=False)
+               title=title, title_fontsize="medium", frameon=False)
     _trim_to_axes(fig, ax)
     return fig
 

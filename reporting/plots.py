@@ -69,7 +69,8 @@ def loss_curves_figure(comparison):
 
 def lr_sensitivity_figure(comparison):
     """Per model: final loss against learning rate (log x), one line per optimizer: the
-    median over seeds with a min-max band; diverged trials marked with x at the top."""
+    mean over seeds (over those that did not diverge), as the best rate is chosen, with a
+    min-max band; diverged trials marked with x at the top."""
     color = colors_for(comparison.optimizers).__getitem__
     models = comparison.models
     fig = Figure(figsize=(6.2 * len(models), 4.6), layout="constrained")
@@ -86,7 +87,7 @@ def lr_sensitivity_figure(comparison):
             rates = sorted(by_rate)
             ok = [lr for lr in rates if any(math.isfinite(s) for s in by_rate[lr])]
             scores = {lr: [s for s in by_rate[lr] if math.isfinite(s)] for lr in ok}
-            ax.plot(ok, [statistics.median(scores[lr]) for lr in ok], color=color(optimizer), marker="o",
+            ax.plot(ok, [statistics.fmean(scores[lr]) for lr in ok], color=color(optimizer), marker="o",
                     markersize=4, label=optimizer)
             ax.fill_between(ok, [min(scores[lr]) for lr in ok], [max(scores[lr]) for lr in ok],
                             color=color(optimizer), alpha=0.2, linewidth=0)
@@ -96,7 +97,7 @@ def lr_sensitivity_figure(comparison):
                         color=color(optimizer))
             best = comparison.best[model, optimizer][0].trial.learning_rate
             if best in scores:
-                ax.plot([best], [statistics.median(scores[best])], marker="*", markersize=14,
+                ax.plot([best], [statistics.fmean(scores[best])], marker="*", markersize=14,
                         color=color(optimizer), markeredgecolor="black", linestyle="none")
         ax.set_xscale("log")
         _log_if_wide(ax, finite + [ceiling])
@@ -105,6 +106,32 @@ def lr_sensitivity_figure(comparison):
         ax.set_xlabel("learning rate")
         ax.set_title(f"{model}: sensitivity to the learning rate")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize="small", title="median over seeds; band min-max;\n* best, x diverged",
+        ax.legend(fontsize="small", title="mean over seeds; band min-max;\n* best, x diverged",
                   title_fontsize="x-small")
+    return fig
+
+
+def performance_profile_figure(profile):
+    """rho_s(tau) against tau on a log2 axis from 1 to 4, one line per optimizer, its score in
+    the legend: in epochs (left) and in seconds (right). See comparison.profiles."""
+    color = colors_for(list(profile.scores)).__getitem__
+    fig = Figure(figsize=(12, 4.8), layout="constrained")
+    taus = np.exp2(np.linspace(0, 2, 401))  # 1 to 4
+    for ax, unit in zip(fig.subplots(1, 2), ("epochs", "seconds")):
+        ranked = sorted(profile.ratios(unit).items(), key=lambda item: -profile.scores[item[0]][unit])
+        # Rules whose steps coincide stay visible as nested stripes: the first drawn is the widest.
+        for (optimizer, ratios), width in zip(ranked, np.linspace(5, 1.5, len(ranked))):
+            rho = [np.mean([r <= tau for r in ratios]) for tau in taus]
+            ax.step(taus, rho, where="post", color=color(optimizer), linewidth=width,
+                    label=f"{optimizer}: score {profile.scores[optimizer][unit]:.3f}")
+        ax.set_xscale("log", base=2)
+        ax.set_xlim(1, 4)
+        ax.set_xticks([1, 1.5, 2, 3, 4], labels=["1", "1.5", "2", "3", "4"])
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel(f"tau: within this factor of the fastest rule's {unit} to the target")
+        ax.set_ylabel(f"share of the {len(profile.models)} problems")
+        ax.set_title(f"Performance profile, {unit} to each model's fixed target")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize="small", title="score: area under the curve / 3", title_fontsize="x-small",
+                  loc="lower right")
     return fig

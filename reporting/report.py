@@ -11,11 +11,12 @@ import os
 
 import numpy as np
 
+from comparison.profiles import PROFILE_COLUMNS, performance_profile
 from comparison.results import SUMMARY_COLUMNS, TRIAL_COLUMNS
 from reporting.board import log_report
 from reporting.files import write_atomically
 from reporting.hill import animate_hill, hill_figure
-from reporting.plots import loss_curves_figure, lr_sensitivity_figure
+from reporting.plots import loss_curves_figure, lr_sensitivity_figure, performance_profile_figure
 from reporting.tables import format_table, write_rows
 
 _DPI = {"loss_curves": 110, "lr_sensitivity": 110}  # the hills: 150
@@ -35,17 +36,27 @@ def walks(comparison, data, models):
 
 def figures(comparison, data, models):
     """{name: matplotlib Figure}: loss_curves, lr_sensitivity (when several learning rates
-    were tried) and hill_<model> for each two-weight model."""
+    were tried), performance_profile (two or more models) and hill_<model> for each
+    two-weight model."""
     made = {"loss_curves": loss_curves_figure(comparison)}
     if comparison.swept:
         made["lr_sensitivity"] = lr_sensitivity_figure(comparison)
+    profile = performance_profile(comparison, models)
+    if profile:
+        made["performance_profile"] = performance_profile_figure(profile)
     for model, (landscape, best) in walks(comparison, data, models).items():
         made[f"hill_{model}"] = hill_figure(landscape, best)
     return made
 
 
-def print_summary(comparison, rows, print=print):
+def print_summary(comparison, rows, profile, print=print):
     print("\n" + format_table(rows, comparison.targets))
+    if profile:
+        print(f"Performance profile over {len(profile.models)} models (each rule at its best learning rate, to each "
+              "model's fixed target; score: the area under rho(tau) for tau from 1 to 4, / 3; 1 = fastest on all):")
+        for unit in ("epochs", "seconds"):
+            ranked = sorted(profile.scores.items(), key=lambda item: -item[1][unit])
+            print(f"  in {unit + ':':<8} " + ", ".join(f"{o} {s[unit]:.3f}" for o, s in ranked))
     for row in rows:
         if row["best_lr_at_grid_edge"]:
             print(f"Note: {row['optimizer']}'s best learning rate on {row['model']} ({row['learning_rate']:g}) is "
@@ -59,9 +70,12 @@ def write_report(comparison, data, models, run_dir, print=print):
     paths written.
     """
     rows = comparison.summary_rows()
-    print_summary(comparison, rows, print)
+    profile = performance_profile(comparison, models)
+    print_summary(comparison, rows, profile, print)
     written = write_rows(comparison.trial_rows(), TRIAL_COLUMNS, run_dir, "trials")
     written += write_rows(rows, SUMMARY_COLUMNS, run_dir, "summary")
+    if profile:
+        written += write_rows(profile.rows, PROFILE_COLUMNS, run_dir, "profile")
     hills = walks(comparison, data, models)
     images = []
     for name, figure in figures(comparison, data, models).items():

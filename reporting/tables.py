@@ -28,7 +28,7 @@ def _with_spread(mean, spread):
 
 
 _HEADER = ["model", "optimizer", "lr", "seeds", "train loss", "val loss", "train acc", "val acc", "epochs",
-           "to target", "seconds", "status", "vs the best"]
+           "to target", "seconds", "vs the best", "status"]
 
 
 def _cells(row):
@@ -37,8 +37,8 @@ def _cells(row):
         row["model"], row["optimizer"], _cell(row["learning_rate"]), str(row["seeds"]),
         _cell(row["train_loss"]), _with_spread(row["val_loss"], row["val_loss_std"]),
         _cell(row["train_accuracy"]), _with_spread(row["val_accuracy"], row["val_accuracy_std"]),
-        str(row["epochs"]), _cell(row["epochs_to_target"]), _cell(row["seconds"]), row["status"],
-        "-" if verdict.verdict == "untested" else str(verdict),
+        str(row["epochs"]), _cell(row["epochs_to_target"]), _cell(row["seconds"]),
+        "-" if verdict.verdict == "untested" else str(verdict), row["status"],
     ]
 
 
@@ -48,8 +48,8 @@ def _notes(rows, targets):
     if known:
         notes.append("target loss (for 'to target'): " + ", ".join(f"{m} {t:.4g}" for m, t in known.items()))
     if any(row["verdict"] in ("tie", "worse") for row in rows):
-        notes.append(f"vs the best: {TEST}; tie = not told apart (N seeds: per rule, to tell it apart at 80 % "
-                     "power if the gap and spreads hold)")
+        notes.append(f"vs the best: {TEST}; tie = not told apart (needs N seeds: per rule, to tell it apart at "
+                     "80 % power, if the gap and spreads hold)")
     elif len(rows) > 1:
         notes.append("vs the best: one seed per rule cannot tell rules apart; --seeds 3 or more can")
     return notes
@@ -64,10 +64,19 @@ def format_table(rows, targets):
     return "\n".join(lines + _notes(rows, targets))
 
 
+# The Text dashboard's panel is narrow: the columns a reader compares by.
+_MARKDOWN = ["model", "optimizer", "lr", "seeds", "val loss", "val acc", "to target", "vs the best", "status"]
+
+
 def markdown_table(rows, targets):
-    """The same table in Markdown, for TensorBoard's Text dashboard."""
-    lines = ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
-    lines += ["| " + " | ".join(cells) + " |" for cells in map(_cells, rows)]
+    """The same table in Markdown, for TensorBoard's Text dashboard (the loss column is a
+    surface's height where it has no validation loss)."""
+    keep = [_HEADER.index(name) for name in _MARKDOWN]
+    lines = ["| " + " | ".join(_MARKDOWN) + " |", "|" + "---|" * len(_MARKDOWN)]
+    for row, cells in zip(rows, map(_cells, rows)):
+        if row["val_loss"] is None:  # a surface: its height
+            cells[_HEADER.index("val loss")] = f"{cells[_HEADER.index('train loss')]} (height)"
+        lines.append("| " + " | ".join(cells[i] for i in keep) + " |")
     return "\n".join(lines + [""] + [f"{note}  " for note in _notes(rows, targets)])
 
 

@@ -70,9 +70,11 @@ def quick_linear(backend, distribute=False):
 
 
 def losses(run_dir):
-    """{(trial's run name, tag): losses per step} of every loss the run logged."""
-    return {key: np.array([value for _, value in values]) for key, values in scalars(run_dir).items()
-            if "loss" in key[1]}
+    """{(trial's run name, tag): losses per step} of every loss curve the trials logged (not
+    their one final HParams value, nor the mean runs, which average these curves)."""
+    trials = {row["run"] for row in read_trials(run_dir)}
+    return {(folder, tag): np.array([value for _, value in values]) for (folder, tag), values in scalars(run_dir).items()
+            if "loss" in tag and not tag.startswith("hparams/") and folder in trials}
 
 
 def assert_same_losses(run_dir, reference_dir):

@@ -297,3 +297,13 @@ def test_a_diverging_path_leaves_the_others_in_frame(tmp_path):
     animate_hill(landscape, {**paths, "sgd": gone}, tmp_path / "hill.gif", frames=30)
     with Image.open(tmp_path / "hill.gif") as image:
         assert image.n_frames >= 30
+
+
+@pytest.mark.parametrize("name", list(SURFACES))
+def test_a_surfaces_profile_target_is_one_percent_of_its_start_height(name):
+    # The registry states each target as a number; it must be what its reason says.
+    from models import MODELS, SURFACE_TARGET
+
+    surface = SURFACES[name]
+    start = float(surface_heights(surface, np.array(surface.start)))
+    assert MODELS[name].target == pytest.approx(SURFACE_TARGET * (start - surface.minimum_height), rel=1e-3)

@@ -76,10 +76,12 @@ def board(tmp_path_factory):
     (printed,) = [line.removeprefix("Open TensorBoard: ") for line in result.stdout.splitlines()
                   if line.startswith("Open TensorBoard: ")]
     board = Board(shlex.split(printed))
-    # Runs: 12 + 8 trials, 2 + 8 mean runs (one per model and optimizer), the 2 invocations' own.
-    board.wait_until_read(12 + 8 + 2 + 8 + 2)
-    yield board, logdir
-    board.close()
+    try:
+        # Runs: 12 + 8 trials, 2 + 8 mean runs (one per model and optimizer), the 2 invocations' own.
+        board.wait_until_read(12 + 8 + 2 + 8 + 2)
+        yield board, logdir
+    finally:
+        board.close()
 
 
 def _session_groups(board):
