@@ -140,69 +140,89 @@ def run_worker(study, trials, run_trial, progress=None):
     called after each trial this worker finishes. Returns the names of the trials this
     worker ran, in order.
     """
-    by_name = {trial.name: trial for trial in trials}
-    ran, current = [], None  # current: the Optuna trial this worker took last
+    return _Worker(study, trials, run_trial, progress).run()
 
-    def objective(record):
-        nonlocal current
-        current = record
+
+class _Worker:
+    def __init__(self, study, trials, run_trial, progress):
+        self.study, self.run_trial, self.progress = study, run_trial, progress
+        self.by_name = {trial.name: trial for trial in trials}
+        self.ran = []
+        self.current = None  # the Optuna trial this worker took last
+        # Trials seen waiting, less those taken since: the queue is read again only when it
+        # may be empty (reading it costs as much as a short trial). Another worker may empty
+        # it first; then ask() makes a fresh trial, pruned at once: at most one per worker.
+        self.waiting = 0
+
+    def run(self):
+        while True:
+            interrupts.check()
+            if self.waiting <= 0 and not self._wait_for_work():
+                return self.ran
+            self.waiting -= 1
+            # Recording a trial is not cut by Ctrl-C: it stops the run once the record is whole.
+            with interrupts.deferred():
+                self.current = None
+                try:
+                    self.study.optimize(self.objective, n_trials=1, catch=())
+                except ValueError:  # Optuna's tell: "Cannot tell a FAIL trial"
+                    # This worker sent no heartbeat for GRACE_SECONDS (stopped with Ctrl-Z, a
+                    # machine asleep), so another worker failed its trial and ran it again.
+                    if self.current is None or not _taken_over(self.study, self.current):
+                        raise
+                    print(f"{self.current.user_attrs['trial']}: this worker sent no heartbeat for over "
+                          f"{GRACE_SECONDS} s, so another worker ran the trial again; its result stands and this "
+                          "one is dropped", file=sys.stderr, flush=True)
+
+    def _wait_for_work(self):
+        """True once a trial waits (a dead worker's, put back when its heartbeat is stale);
+        False once none waits and no other worker runs one."""
+        while True:
+            optuna.storages.fail_stale_trials(self.study)
+            self.waiting = len(self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+            if self.waiting:
+                return True
+            if not self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                return False
+            time.sleep(_POLL_SECONDS)
+            interrupts.check()
+
+    def objective(self, record):
+        self.current = record
         name = record.user_attrs.get("trial")
-        if name not in by_name:
-            # The queue emptied between our look and ask(), so Optuna made a fresh trial.
+        if name not in self.by_name:
+            # No trial was waiting, so Optuna's ask() made a fresh one: nothing of ours to run.
+            self.waiting = 0
             raise optuna.TrialPruned("no trial left to run")
         try:
             with interrupts.allowed():
-                result = run_trial(by_name[name])
+                result = self.run_trial(self.by_name[name])
         except BaseException:
-            put_back(record)
+            self._put_back(record)
             raise
         if result.status == "interrupted":
-            put_back(record)
+            self._put_back(record)
             raise TrialInterrupted(result)
-        if _taken_over(study, record):
+        if _taken_over(self.study, record):
             raise optuna.TrialPruned("taken over by another worker")  # Optuna's tell will refuse
         record.set_user_attr("result", result.to_dict())
-        ran.append(name)
-        if progress:
-            progress(result, study)
+        self.ran.append(name)
+        if self.progress:
+            self.progress(result, self.study)
         # Optuna refuses NaN; a diverged trial is infinitely bad.
         return result.score if math.isfinite(result.score) else math.inf
 
-    def put_back(record):
-        if not _taken_over(study, record):  # else its copy is already in the queue
-            study.enqueue_trial({}, user_attrs={"trial": record.user_attrs["trial"]})
-
-    def any_of_ours(state):
-        return any(r.user_attrs.get("trial") in by_name for r in study.get_trials(deepcopy=False, states=(state,)))
-
-    while True:
-        interrupts.check()
-        if not any_of_ours(TrialState.WAITING):
-            optuna.storages.fail_stale_trials(study)  # may put a dead worker's trial back
-            if not any_of_ours(TrialState.WAITING):
-                if any_of_ours(TrialState.RUNNING):
-                    time.sleep(_POLL_SECONDS)
-                    continue
-                return ran
-        # Recording a trial is not cut by Ctrl-C: it stops the run once the record is whole.
-        with interrupts.deferred():
-            current = None
-            try:
-                study.optimize(objective, n_trials=1, catch=())
-            except ValueError:  # Optuna's tell: "Cannot tell a FAIL trial"
-                # This worker sent no heartbeat for GRACE_SECONDS (stopped with Ctrl-Z, a
-                # machine asleep), so another worker failed its trial and ran it again.
-                if current is None or not _taken_over(study, current):
-                    raise
-                print(f"{current.user_attrs['trial']}: this worker sent no heartbeat for over {GRACE_SECONDS} s, "
-                      "so another worker ran the trial again; its result stands and this one is dropped",
-                      file=sys.stderr, flush=True)
+    def _put_back(self, record):
+        if not _taken_over(self.study, record):  # else its copy is already in the queue
+            self.study.enqueue_trial({}, user_attrs={"trial": record.user_attrs["trial"]})
 
 
 def _taken_over(study, record):
-    """Whether another worker failed this trial as stale and put a copy back in the queue
-    (RetryHeartbeatStaleTrialCallback marks the copy with the failed trial's number)."""
-    return any(r.system_attrs.get("failed_trial") == record.number for r in study.get_trials(deepcopy=False))
+    """Whether another worker failed this trial as stale (and, RetryHeartbeatStaleTrialCallback,
+    put a copy back in the queue): its state in the database is FAIL. One row is read:
+    Optuna has no public way to read one trial, and reading them all, every trial, made a
+    1,000-trial sweep's bookkeeping grow with the square of its size."""
+    return study._storage.get_trial(record._trial_id).state == TrialState.FAIL
 
 
 class TrialInterrupted(KeyboardInterrupt):

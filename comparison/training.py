@@ -37,22 +37,22 @@ class Trainer:
     def compiled_model(self, trial, data):
         """A compiled model with the trial's initial weights (built from its seed) and optimizer."""
         entry = self.models[trial.model]
+        key = (trial.model, trial.optimizer, trial.hyperparameters, keras.config.dtype_policy().name)
+        if key in self._compiled:
+            # A reused model's start does not depend on the seed (see models.kinds.TwoWeightModel).
+            model, start = self._compiled[key]
+            model.set_weights(start)
+            for variable in model.optimizer.variables:
+                variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
+            model.optimizer.learning_rate = trial.learning_rate
+            return model
         keras.utils.set_random_seed(trial.seed)
         with self.devices.scope():
-            fresh = entry.build(data.input_shape, data.num_classes)
-        key = (trial.model, trial.optimizer, trial.hyperparameters, keras.config.dtype_policy().name)
-        model = self._compiled.get(key)
-        if model is None:
-            with self.devices.scope():
-                fresh.compile(optimizer=self.rules[trial.optimizer].make(trial.learning_rate), loss=entry.loss,
-                              metrics=list(entry.metrics))
-            if entry.reuses_compiled_model:
-                self._compiled[key] = fresh
-            return fresh
-        model.set_weights(fresh.get_weights())
-        for variable in model.optimizer.variables:
-            variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
-        model.optimizer.learning_rate = trial.learning_rate
+            model = entry.build(data.input_shape, data.num_classes)
+            model.compile(optimizer=self.rules[trial.optimizer].make(trial.learning_rate), loss=entry.loss,
+                          metrics=list(entry.metrics))
+        if entry.reuses_compiled_model:
+            self._compiled[key] = model, model.get_weights()
         return model
 
     def train(self, trial, data, folder, experiment):

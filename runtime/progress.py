@@ -14,6 +14,11 @@ import time
 from optuna.trial import TrialState
 
 
+# The study (every worker's finished trials) is read at most this often: reading it after
+# every trial grew a long sweep's bookkeeping with the square of its size.
+READ_EVERY_SECONDS = 10.0
+
+
 class Progress:
     def __init__(self, trials, models, printer=print):
         self.trials = {trial.name: trial for trial in trials}
@@ -23,6 +28,9 @@ class Progress:
         self._last = time.monotonic()
         self._wall = {}  # model -> wall seconds of each trial this worker finished
         self._outside = []  # wall seconds minus training seconds, per trial
+        self._read_at = None
+        self._done, self._workers, self._elsewhere = set(), 1, {}  # as the study said when last read
+        self._since = set()  # trials this worker finished since
 
     def starting(self, trial):
         # Keras's per-epoch lines need a heading; a two-weight trial is one line when done.
@@ -36,14 +44,13 @@ class Progress:
         self._wall.setdefault(result.trial.model, []).append(wall)
         self._outside.append(max(wall - result.seconds, 0.0))
 
-        records = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
-        done = {r.user_attrs.get("trial"): r for r in records
-                if r.state == TrialState.COMPLETE and r.user_attrs.get("trial") in self.trials}
-        workers = max(1, sum(r.state == TrialState.RUNNING for r in records))
-        elsewhere = {}
-        for name, record in done.items():
-            elsewhere.setdefault(self.trials[name].model, []).append(record.user_attrs["result"]["seconds"])
-        left = [t for name, t in self.trials.items() if name not in done and name != result.trial.name]
+        if self._read_at is None or now - self._read_at > READ_EVERY_SECONDS:
+            self._read(study)
+            self._read_at = now
+        self._since.add(result.trial.name)
+        done = self._done | self._since
+        elsewhere, workers = self._elsewhere, self._workers
+        left = [t for name, t in self.trials.items() if name not in done]
 
         def estimate(model):
             if model in self._wall:
@@ -59,8 +66,20 @@ class Progress:
             eta = "time left: known after a trial of each model"
         else:
             eta = f"about {_duration(sum(estimates) / workers)} left"
-        self.print(f"[{len(done) + 1}/{len(self.trials)}] {describe(result.trial)}: {outcome(result)} "
+        self.print(f"[{len(done)}/{len(self.trials)}] {describe(result.trial)}: {outcome(result)} "
                    f"in {result.seconds:.1f} s; {eta}", flush=True)
+
+    def _read(self, study):
+        records = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
+        ours = [r for r in records if r.user_attrs.get("trial") in self.trials]
+        finished = [r for r in ours if r.state == TrialState.COMPLETE]
+        self._done = {r.user_attrs["trial"] for r in finished}
+        self._workers = max(1, sum(r.state == TrialState.RUNNING for r in ours))
+        self._elsewhere = {}
+        for record in finished:
+            model = self.trials[record.user_attrs["trial"]].model
+            self._elsewhere.setdefault(model, []).append(record.user_attrs["result"]["seconds"])
+        self._since = set()
 
 
 def describe(trial):
