@@ -45,8 +45,6 @@ class _Parser(argparse.ArgumentParser):
 def parse_args(argv=None):
     """The command line as compare()'s keywords. Values are only converted here; compare()
     checks them, with the same messages for both."""
-    from comparison.devices import BACKENDS, default_backend  # imports nothing heavy
-
     def rates(model):
         return ", ".join(f"{k} {v:g}" for k, v in MODELS[model].learning_rates.items())
 
@@ -58,6 +56,14 @@ def parse_args(argv=None):
         + "\n\n--sweep tries each rule's default learning rate times 10**(k/2), k = -3..3 (7 rates over 3 decades)"
         f"\nwith {SWEEP_SEEDS} seeds.\n\nthen: .venv/bin/tensorboard --logdir {LOGDIR}",
     )
+    _what_to_compare(p.add_argument_group("what to compare"))
+    _rules(p.add_argument_group("the rules' own hyperparameters (from optimizers/hyperparameters.py)"))
+    _where_it_runs(p.add_argument_group("where it runs"))
+    _run_folder(p.add_argument_group("the run folder"))
+    return {k: v for k, v in vars(p.parse_args(argv)).items() if v is not None}
+
+
+def _what_to_compare(p):
     p.add_argument("--opt", dest="optimizers", nargs="+", default=["all"], metavar="NAME",
                    help=f"optimizers to compare: one or more of {', '.join(REGISTRY)}, all, or keras:NAME for a "
                    "Keras built-in (e.g. keras:adam) (default: all)")
@@ -78,6 +84,17 @@ def parse_args(argv=None):
                    f"model, and {SWEEP_SEEDS} seeds (default: off)")
     p.add_argument("--target-loss", type=float, help="the loss whose first epoch 'to target' counts (default: per "
                    "model, the worst of the optimizers' best mean final losses)")
+    p.add_argument("--noise", type=float, default=0.0, help="standard deviation of Gaussian noise added to a "
+                   "surface's gradient, per step and coordinate, drawn from the seed (default: %(default)s)")
+    p.add_argument("--dataset", default=DATASET, help="images for the CNN: digits, mnist, fashion_mnist, cifar10, "
+                   "or a path to an .npz with x_train, y_train, x_test, y_test (default: %(default)s, works offline)")
+    p.add_argument("--seed", type=int, default=SEED, help="seeds initial weights, dropout, batch order, the linear "
+                   "model's data and surface noise (default: %(default)s)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 50 linear steps, 1 cnn epoch on a 2,048-image subset (default: off)")
+
+
+def _rules(p):
     for h in HYPERPARAMETERS.values():
         users = ", ".join(name for name, spec in REGISTRY.items() if h.name in spec.hyperparameters)
         if isinstance(h.default, bool):
@@ -85,12 +102,11 @@ def parse_args(argv=None):
                            help=f"{users}: turn off the {h.help} (default: on)")
         else:
             p.add_argument(h.flag, type=float, help=f"{users}: {h.help} (default: {h.default:g})")
-    p.add_argument("--noise", type=float, default=0.0, help="standard deviation of Gaussian noise added to a "
-                   "surface's gradient, per step and coordinate, drawn from the seed (default: %(default)s)")
-    p.add_argument("--dataset", default=DATASET, help="images for the CNN: digits, mnist, fashion_mnist, cifar10, "
-                   "or a path to an .npz with x_train, y_train, x_test, y_test (default: %(default)s, works offline)")
-    p.add_argument("--seed", type=int, default=SEED, help="seeds initial weights, dropout, batch order, the linear "
-                   "model's data and surface noise (default: %(default)s)")
+
+
+def _where_it_runs(p):
+    from comparison.devices import BACKENDS, default_backend  # imports nothing heavy
+
     p.add_argument("--backend", default=None, metavar="NAME", help=f"the Keras backend that trains: "
                    f"{', '.join(BACKENDS)} (default: $KERAS_BACKEND, else tensorflow; here {default_backend()})")
     p.add_argument("--device", default=DEVICE, help=f"{', '.join(DEVICES)}: auto uses a GPU when the backend sees "
@@ -99,6 +115,9 @@ def parse_args(argv=None):
                    "local GPU (tensorflow: MirroredStrategy, jax: DataParallel; not torch); without GPUs, on the "
                    "CPU alone, unless TRAIN_CPU_DEVICES=N splits it into N devices, for testing (default: off)")
     p.add_argument("--mixed-precision", action="store_true", help="train in mixed_float16 (GPU only; default: off)")
+
+
+def _run_folder(p):
     p.add_argument("--logdir", default=LOGDIR, help="where run folders go (default: %(default)s)")
     p.add_argument("--run-name", help="this run's folder name under --logdir (default: the date and time, "
                    "MMDD-HHMM, with -1, -2... if taken)")
@@ -108,10 +127,7 @@ def parse_args(argv=None):
                    "trials are kept, the rest run; processes started alike split the trials (default: off)")
     p.add_argument("--storage", metavar="URL", help="database URL of the Optuna study that hands out and records "
                    "the trials, e.g. postgresql://user@host/db to share a sweep between machines (default: a "
-                   "SQLite file in the run folder)")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: 50 linear steps, 1 cnn epoch on a 2,048-image subset (default: off)")
-    return {k: v for k, v in vars(p.parse_args(argv)).items() if v is not None}
+                   "SQLite file in the run folder); PostgreSQL: pip install -r requirements-postgres.txt")
 
 
 def resume_command(run_name, argv):

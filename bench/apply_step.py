@@ -295,72 +295,47 @@ def main(argv=None):
           f"{params:,} params, modes {args.modes}, rules {args.rules}, clock {args.clock}", flush=True)
 
     numpy_copy_seconds = measure_numpy_copy(initial_values, args)
-    copy_results = {
-        "numpy": {
-            "ms": numpy_copy_seconds * 1e3,
-            "gb_per_s": gigabytes_per_second(COPY_ARRAYS_TOUCHED, params, numpy_copy_seconds),
-        }
-    }
+    copy_results = {"numpy": {"ms": numpy_copy_seconds * 1e3,
+                              "gb_per_s": gigabytes_per_second(COPY_ARRAYS_TOUCHED, params, numpy_copy_seconds)}}
     print(f"[numpy] copy: {numpy_copy_seconds * 1e3:.2f} ms, "
           f"{copy_results['numpy']['gb_per_s']:.1f} GB/s", flush=True)
     results = []
     for mode in args.modes:
         jit_compile = mode == "xla"
         copy_seconds = measure_copy(make_copy_step(initial_values, jit_compile), args)
-        copy_results[mode] = {
-            "ms": copy_seconds * 1e3,
-            "gb_per_s": gigabytes_per_second(COPY_ARRAYS_TOUCHED, params, copy_seconds),
-        }
+        copy_results[mode] = {"ms": copy_seconds * 1e3,
+                              "gb_per_s": gigabytes_per_second(COPY_ARRAYS_TOUCHED, params, copy_seconds)}
         print(f"[{mode}] copy: {copy_seconds * 1e3:.2f} ms, "
               f"{copy_results[mode]['gb_per_s']:.1f} GB/s", flush=True)
         for rule in args.rules:
-            rounds = compare(rule, jit_compile, initial_values, grads, args)
-            ratios = [ratio for one_round in rounds for ratio in one_round["ratios"]]
-            round_medians = [statistics.median(one_round["ratios"]) for one_round in rounds]
-            ratio, ratio_low, ratio_high = median_ci(ratios)
-            ours_seconds = statistics.median(t for one_round in rounds for t in one_round["ours"])
-            builtin_seconds = statistics.median(
-                t for one_round in rounds for t in one_round["builtin"]
-            )
-            row = {
-                "rule": rule,
-                "mode": mode,
-                "ours_ms": ours_seconds * 1e3,
-                "builtin_ms": builtin_seconds * 1e3,
-                "ratio": ratio,
-                "ratio_low": ratio_low,
-                "ratio_high": ratio_high,
-                "round_medians": round_medians,
-                "pairs": len(ratios),
-                "ours_gb_per_s": gigabytes_per_second(ARRAYS_TOUCHED[rule], params, ours_seconds),
-                "builtin_gb_per_s": gigabytes_per_second(
-                    ARRAYS_TOUCHED[rule], params, builtin_seconds
-                ),
-                "rounds": rounds,
-            }
-            results.append(row)
-            print(f"[{mode}] {rule}: ours {row['ours_ms']:.2f} ms, built-in "
-                  f"{row['builtin_ms']:.2f} ms, ratio {ratio:.3f} "
-                  f"({ratio_low:.3f}-{ratio_high:.3f}, {len(ratios)} pairs; rounds "
-                  f"{min(round_medians):.3f}-{max(round_medians):.3f})", flush=True)
+            results.append(measure_rule(rule, mode, initial_values, grads, params, args))
 
     print_table(results, copy_results, params, shapes)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "params": params,
-                    "shapes": shapes,
-                    "settings": vars(args),
-                    "tensorflow": tf.__version__,
-                    "keras": keras.__version__,
-                    "copy": copy_results,
-                    "results": results,
-                },
-                f,
-                indent=2,
-            )
+            json.dump({"params": params, "shapes": shapes, "settings": vars(args), "tensorflow": tf.__version__,
+                       "keras": keras.__version__, "copy": copy_results, "results": results}, f, indent=2)
         print(f"\nsaved {args.json}")
+
+
+def measure_rule(rule, mode, initial_values, grads, params, args):
+    """One rule in one mode: rounds of interleaved pairs (see compare), as a result row."""
+    rounds = compare(rule, mode == "xla", initial_values, grads, args)
+    ratios = [ratio for one_round in rounds for ratio in one_round["ratios"]]
+    round_medians = [statistics.median(one_round["ratios"]) for one_round in rounds]
+    ratio, ratio_low, ratio_high = median_ci(ratios)
+    ours_seconds = statistics.median(t for one_round in rounds for t in one_round["ours"])
+    builtin_seconds = statistics.median(t for one_round in rounds for t in one_round["builtin"])
+    row = {
+        "rule": rule, "mode": mode, "ours_ms": ours_seconds * 1e3, "builtin_ms": builtin_seconds * 1e3,
+        "ratio": ratio, "ratio_low": ratio_low, "ratio_high": ratio_high, "round_medians": round_medians,
+        "pairs": len(ratios), "ours_gb_per_s": gigabytes_per_second(ARRAYS_TOUCHED[rule], params, ours_seconds),
+        "builtin_gb_per_s": gigabytes_per_second(ARRAYS_TOUCHED[rule], params, builtin_seconds), "rounds": rounds,
+    }
+    print(f"[{mode}] {rule}: ours {row['ours_ms']:.2f} ms, built-in {row['builtin_ms']:.2f} ms, ratio {ratio:.3f} "
+          f"({ratio_low:.3f}-{ratio_high:.3f}, {len(ratios)} pairs; rounds "
+          f"{min(round_medians):.3f}-{max(round_medians):.3f})", flush=True)
+    return row
 
 
 if __name__ == "__main__":

@@ -140,24 +140,27 @@ def main(argv=None):
     }
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}; data: {data_description}; "
           f"batch size {args.batch_size}, Adam learning rate {args.learning_rate:g}", flush=True)
-
     for name, model in models.items():
         epoch_seconds, _ = fit_one_epoch(model, x, y, args.batch_size)
         print(f"warm-up epoch ({name}): {epoch_seconds:.1f} s, includes tracing", flush=True)
+    step_rate, epoch_rate, ratios, epoch_ratios = interleaved_epochs(args, models, x, y)
+    report(args, data_description, len(x), step_rate, epoch_rate, ratios, epoch_ratios)
 
-    # Samples/s two ways: batch size / the epoch's median step (a burst of another process's
-    # work during a few steps does not count), and samples / the whole epoch's time.
-    step_rate = {"ours": [], "keras": []}
-    epoch_rate = {"ours": [], "keras": []}
-    ratios, epoch_ratios = [], []  # time ours / Keras's, as in apply_step.py: > 1, ours slower
+
+def interleaved_epochs(args, models, x, y):
+    """Epochs of ours and Keras's in turn until the ratio's 95 % interval is within the
+    tolerance (or the repetitions run out). Samples/s two ways: batch size / the epoch's
+    median step (a burst of another process's work during a few steps does not count), and
+    samples / the whole epoch's time; ratios as in apply_step.py: > 1, ours slower."""
+    step_rate, epoch_rate = {"ours": [], "keras": []}, {"ours": [], "keras": []}
+    ratios, epoch_ratios = [], []
     for repetition in range(max(args.repetitions, args.max_repetitions)):
         if len(ratios) >= args.repetitions:
             median, low, high = median_ci(ratios)
             if high - median <= args.tolerance and median - low <= args.tolerance:
                 break
         # Alternate which goes first, so neither always follows the other.
-        order = ["ours", "keras"] if repetition % 2 == 0 else ["keras", "ours"]
-        for name in order:
+        for name in (["ours", "keras"] if repetition % 2 == 0 else ["keras", "ours"]):
             epoch_seconds, step_seconds = fit_one_epoch(models[name], x, y, args.batch_size)
             epoch_rate[name].append(len(x) / epoch_seconds)
             step_rate[name].append(args.batch_size / step_seconds)
@@ -167,16 +170,15 @@ def main(argv=None):
               f"keras {step_rate['keras'][-1]:.0f}, ratio {ratios[-1]:.3f}; whole epoch: "
               f"ours {epoch_rate['ours'][-1]:.0f}, keras {epoch_rate['keras'][-1]:.0f}, "
               f"ratio {epoch_ratios[-1]:.3f}", flush=True)
+    return step_rate, epoch_rate, ratios, epoch_ratios
 
+
+def report(args, data_description, samples, step_rate, epoch_rate, ratios, epoch_ratios):
     ratio, ratio_low, ratio_high = median_ci(ratios)
     epoch_ratio, epoch_ratio_low, epoch_ratio_high = median_ci(epoch_ratios)
-    medians = {
-        name: {"step": statistics.median(step_rate[name]),
-               "epoch": statistics.median(epoch_rate[name])}
-        for name in models
-    }
-    print(f"\nCNN on {data_description}, batch size {args.batch_size}, "
-          f"{len(ratios)} interleaved epochs each")
+    medians = {name: {"step": statistics.median(step_rate[name]), "epoch": statistics.median(epoch_rate[name])}
+               for name in step_rate}
+    print(f"\nCNN on {data_description}, batch size {args.batch_size}, {len(ratios)} interleaved epochs each")
     print("\n| optimizer | samples/s (median step) | samples/s (whole epoch) |")
     print("|---|---|---|")
     for name, label in (("ours", "optimizers.Adam (ours)"), ("keras", "keras.optimizers.Adam")):
@@ -186,26 +188,12 @@ def main(argv=None):
           f"{epoch_ratio:.3f} ({epoch_ratio_low:.3f}-{epoch_ratio_high:.3f}) by whole epoch")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "settings": vars(args),
-                    "data": data_description,
-                    "samples": len(x),
-                    "tensorflow": tf.__version__,
-                    "keras": keras.__version__,
-                    "samples_per_second_by_median_step": step_rate,
-                    "samples_per_second_by_epoch": epoch_rate,
-                    "median_samples_per_second": medians,
-                    "ratios": ratios,
-                    "ratio": ratio,
-                    "ratio_low": ratio_low,
-                    "ratio_high": ratio_high,
-                    "epoch_ratios": epoch_ratios,
-                    "epoch_ratio": epoch_ratio,
-                },
-                f,
-                indent=2,
-            )
+            json.dump({"settings": vars(args), "data": data_description, "samples": samples,
+                       "tensorflow": tf.__version__, "keras": keras.__version__,
+                       "samples_per_second_by_median_step": step_rate, "samples_per_second_by_epoch": epoch_rate,
+                       "median_samples_per_second": medians, "ratios": ratios, "ratio": ratio,
+                       "ratio_low": ratio_low, "ratio_high": ratio_high, "epoch_ratios": epoch_ratios,
+                       "epoch_ratio": epoch_ratio}, f, indent=2)
         print(f"\nsaved {args.json}")
 
 

@@ -162,6 +162,28 @@ def _hyperparameters(given):
     return values
 
 
+def _backend(backend):
+    from comparison.devices import backend_problem, default_backend
+
+    backend = backend or default_backend()
+    problem = backend_problem(backend)
+    if problem:
+        source = " (the default, from $KERAS_BACKEND)" if backend == os.environ.get("KERAS_BACKEND") else ""
+        raise UsageError(f"--backend: {problem}{source}")
+    return backend
+
+
+def _check_places(device, dataset, logdir, storage):
+    if device not in DEVICES:
+        raise UsageError(f"--device {device!r}: not one of {', '.join(DEVICES)}")
+    if not isinstance(dataset, (str, os.PathLike)):
+        raise UsageError(f"--dataset {dataset!r}: expected a name or a path")
+    if not isinstance(logdir, (str, os.PathLike)):
+        raise UsageError(f"--logdir {logdir!r}: expected a folder")
+    if storage is not None and not isinstance(storage, str):
+        raise UsageError(f"--storage {storage!r}: expected a database URL")
+
+
 def check_options(*, models=None, optimizers=("all",), learning_rates=None, seeds=None, sweep=False,
                   epochs=None, batch_size=None, target_loss=None, noise=0.0, dataset=DATASET, seed=SEED,
                   backend=None, device=DEVICE, distribute=False, mixed_precision=False, logdir=LOGDIR,
@@ -169,8 +191,6 @@ def check_options(*, models=None, optimizers=("all",), learning_rates=None, seed
                   **hyperparameters):
     """The options, checked: an Options, or a UsageError naming the first bad one. `models`
     None is both (linear and cnn), or with `suite`, the suite's."""
-    from comparison.devices import backend_problem, default_backend
-
     if suite and models is not None:
         raise UsageError("--suite trains the suite's models; give either --suite or --model")
     models = SUITE if suite else models or ("both",)
@@ -190,19 +210,8 @@ def check_options(*, models=None, optimizers=("all",), learning_rates=None, seed
     if seed + seeds > MAX_SEED:
         raise UsageError(f"--seed {seed} with --seeds {seeds} goes past numpy's largest seed, 2**32 - 1 "
                          "(the linear model also uses seed + 1)")
-    backend = backend or default_backend()
-    problem = backend_problem(backend)
-    if problem:
-        source = " (the default, from $KERAS_BACKEND)" if backend == os.environ.get("KERAS_BACKEND") else ""
-        raise UsageError(f"--backend: {problem}{source}")
-    if device not in DEVICES:
-        raise UsageError(f"--device {device!r}: not one of {', '.join(DEVICES)}")
-    if not isinstance(dataset, (str, os.PathLike)):
-        raise UsageError(f"--dataset {dataset!r}: expected a name or a path")
-    if not isinstance(logdir, (str, os.PathLike)):
-        raise UsageError(f"--logdir {logdir!r}: expected a folder")
-    if storage is not None and not isinstance(storage, str):
-        raise UsageError(f"--storage {storage!r}: expected a database URL")
+    backend = _backend(backend)
+    _check_places(device, dataset, logdir, storage)
     return Options(
         models=_models(models),
         optimizers=_optimizers(optimizers),

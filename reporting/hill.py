@@ -361,89 +361,110 @@ def animate_hill(landscape, paths, path, frames=60, fps=12, dpi=90, colors=None)
     """The hill as an animated GIF at `path`, written whole or not at all: every optimizer's
     path advancing in step, `frames` frames (at least 30), the step number and each
     optimizer's current height in a side panel of height against step."""
-    from PIL import Image
-
-    frames = max(30, int(frames))
     frame, reach = _frame(landscape, paths)
-    ground = _Ground(landscape, frame, resolution=200)
     walks = _walks(landscape, paths, reach, colors)
-    start = _start(landscape, paths)
+    scene = _Scene(landscape, paths, frame, walks, dpi)
     steps = max(len(w.path) - 1 for w in walks)
+    images = [scene.frame(time, steps) for time in _frame_times(steps, max(30, int(frames)))]
+    return _write_gif(images, walks, path, fps)
 
-    fig = Figure(figsize=(11, max(_hill_height(frame, 6.2), 4.6) + 0.9), dpi=dpi, layout="constrained")
-    canvas = FigureCanvasAgg(fig)
-    hill_ax, right = fig.subfigures(1, 2, width_ratios=[1.6, 1])
-    hill_ax = hill_ax.subplots()
-    curve_ax, legend_ax = right.subplots(2, 1, height_ratios=[3, 1])
-    legend_ax.axis("off")
-    ground.draw(fig, hill_ax, colorbar=False, label_size=6)
-    _mark_points(hill_ax, landscape, start, ground, text_size="x-small")
-    if _equal_aspect(frame):
-        hill_ax.set_aspect("equal")
-    hill_ax.set_xlabel(landscape.axis_labels[0])
-    hill_ax.set_ylabel(landscape.axis_labels[1])
-    hill_ax.set_title(_title(landscape), fontsize="small")
 
-    # Height above the minimum, on a log axis down to 12 decades below the hill's top.
-    lowest = ground.top * 1e-12
-    above = {w.name: np.maximum(w.heights - ground.minimum, lowest) for w in walks}
-    finite = np.concatenate([a[np.isfinite(a)] for a in above.values()])
-    curve_ax.set_yscale("log")
-    curve_ax.set_ylim(finite.min() / 2, min(finite.max(), ground.top) * 3)
-    curve_ax.set_xlim(0, max(steps, 1))
-    curve_ax.set_xlabel("step")
-    curve_ax.set_ylabel(f"{landscape.height_label} above the minimum")
-    curve_ax.grid(alpha=0.3, which="major")
+class _Scene:
+    """The animation's figure: the hill and the height curves drawn once as a background;
+    each frame redraws only the moving parts (paths, heads, curves, texts)."""
 
-    # Everything above is the background, drawn once; each frame redraws only these.
-    moving = []
-    for w, width in zip(walks, _line_widths(walks)):
-        line, = hill_ax.plot([], [], color=w.color, linewidth=width * 0.8, marker="o", markersize=width * 0.6,
-                             zorder=3, animated=True)
-        head, = hill_ax.plot([], [], linestyle="none", marker="o", markersize=8, markerfacecolor=w.color,
-                             markeredgecolor="white", markeredgewidth=1.2, zorder=4, animated=True)
-        curve, = curve_ax.plot([], [], color=w.color, linewidth=1.5, animated=True)
-        moving.append((w, line, head, curve))
-    # A legend in its own box under the curves, so it hides none: a line of colour per
-    # optimizer (background) and its current height (text redrawn each frame, much
-    # cheaper than a Legend), under the step number.
-    rows = len(moving) + 1
-    row_y = 1 - (np.arange(rows) + 0.5) / rows
-    step_text = legend_ax.text(0.02, row_y[0], "", fontsize="medium", va="center", animated=True)
-    height_texts = []
-    for (w, *_), y in zip(moving, row_y[1:]):
-        legend_ax.plot([0.02, 0.12], [y, y], color=w.color, linewidth=2.5)
-        height_texts.append(legend_ax.text(0.15, y, "", fontsize="medium", va="center", animated=True))
-    legend_ax.set_xlim(0, 1)
-    legend_ax.set_ylim(0, 1)
-    canvas.draw()
-    background = canvas.copy_from_bbox(fig.bbox)
+    def __init__(self, landscape, paths, frame, walks, dpi):
+        self.landscape, self.walks = landscape, walks
+        self.ground = _Ground(landscape, frame, resolution=200)
+        self.fig = Figure(figsize=(11, max(_hill_height(frame, 6.2), 4.6) + 0.9), dpi=dpi, layout="constrained")
+        self.canvas = FigureCanvasAgg(self.fig)
+        hill, right = self.fig.subfigures(1, 2, width_ratios=[1.6, 1])
+        self.hill_ax = hill.subplots()
+        self.curve_ax, self.legend_ax = right.subplots(2, 1, height_ratios=[3, 1])
+        self._draw_hill(frame, _start(landscape, paths))
+        self._draw_curve_axes(max(len(w.path) - 1 for w in walks))
+        self.moving = [self._moving_parts(w, width) for w, width in zip(walks, _line_widths(walks))]
+        self._draw_legend()
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.fig.bbox)
 
-    images = []
-    for time in _frame_times(steps, frames):
+    def _draw_hill(self, frame, start):
+        ax, landscape = self.hill_ax, self.landscape
+        self.ground.draw(self.fig, ax, colorbar=False, label_size=6)
+        _mark_points(ax, landscape, start, self.ground, text_size="x-small")
+        if _equal_aspect(frame):
+            ax.set_aspect("equal")
+        ax.set_xlabel(landscape.axis_labels[0])
+        ax.set_ylabel(landscape.axis_labels[1])
+        ax.set_title(_title(landscape), fontsize="small")
+
+    def _draw_curve_axes(self, steps):
+        # Height above the minimum, on a log axis down to 12 decades below the hill's top.
+        lowest = self.ground.top * 1e-12
+        self.above = {w.name: np.maximum(w.heights - self.ground.minimum, lowest) for w in self.walks}
+        finite = np.concatenate([a[np.isfinite(a)] for a in self.above.values()])
+        ax = self.curve_ax
+        ax.set_yscale("log")
+        ax.set_ylim(finite.min() / 2, min(finite.max(), self.ground.top) * 3)
+        ax.set_xlim(0, max(steps, 1))
+        ax.set_xlabel("step")
+        ax.set_ylabel(f"{self.landscape.height_label} above the minimum")
+        ax.grid(alpha=0.3, which="major")
+
+    def _moving_parts(self, w, width):
+        line, = self.hill_ax.plot([], [], color=w.color, linewidth=width * 0.8, marker="o", markersize=width * 0.6,
+                                  zorder=3, animated=True)
+        head, = self.hill_ax.plot([], [], linestyle="none", marker="o", markersize=8, markerfacecolor=w.color,
+                                  markeredgecolor="white", markeredgewidth=1.2, zorder=4, animated=True)
+        curve, = self.curve_ax.plot([], [], color=w.color, linewidth=1.5, animated=True)
+        return w, line, head, curve
+
+    def _draw_legend(self):
+        # A legend in its own box under the curves, so it hides none: a line of colour per
+        # optimizer (background) and its current height (text redrawn each frame, much
+        # cheaper than a Legend), under the step number.
+        ax = self.legend_ax
+        ax.axis("off")
+        rows = len(self.moving) + 1
+        row_y = 1 - (np.arange(rows) + 0.5) / rows
+        self.step_text = ax.text(0.02, row_y[0], "", fontsize="medium", va="center", animated=True)
+        self.height_texts = []
+        for (w, *_), y in zip(self.moving, row_y[1:]):
+            ax.plot([0.02, 0.12], [y, y], color=w.color, linewidth=2.5)
+            self.height_texts.append(ax.text(0.15, y, "", fontsize="medium", va="center", animated=True))
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+
+    def frame(self, time, steps):
+        """The picture at a (fractional) step, as an RGB image."""
+        from PIL import Image
+
         step = int(time)
-        canvas.restore_region(background)
-        for (w, line, head, curve), text in zip(moving, height_texts):
+        self.canvas.restore_region(self.background)
+        for (w, line, head, curve), text in zip(self.moving, self.height_texts):
             shown = _up_to(w.path, time)
             line.set_data(shown[:, 0], shown[:, 1])
             drawn = shown[~np.isnan(shown[:, 0])]
             head.set_data(drawn[-1:, 0], drawn[-1:, 1])
-            curve.set_data(np.arange(min(step, len(w.path) - 1) + 1), above[w.name][: step + 1])
-            text.set_text(_describe(w, ground.minimum, step))
+            curve.set_data(np.arange(min(step, len(w.path) - 1) + 1), self.above[w.name][: step + 1])
+            text.set_text(_describe(w, self.ground.minimum, step))
             for artist in (line, head, curve, text):
-                fig.draw_artist(artist)
-        step_text.set_text(f"step {step} of {steps}: {landscape.height_label} now")
-        fig.draw_artist(step_text)
-        images.append(Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB"))
+                self.fig.draw_artist(artist)
+        self.step_text.set_text(f"step {step} of {steps}: {self.landscape.height_label} now")
+        self.fig.draw_artist(self.step_text)
+        return Image.frombuffer("RGBA", self.canvas.get_width_height(), self.canvas.buffer_rgba()).convert("RGB")
 
+
+def _write_gif(images, walks, path, fps):
     # One palette for all frames, no dithering: flat colours compress well and do not
     # flicker from frame to frame. It is the last frame's (which holds every colour) plus
     # each optimizer's colour exactly, which median cut would otherwise blend away.
+    from PIL import Image
+
     exact = [tuple(round(255 * c) for c in to_rgb(w.color)) for w in walks]
     palette = images[-1].quantize(colors=256 - len(exact), method=Image.Quantize.MEDIANCUT)
-    colors = palette.getpalette()[: 3 * (256 - len(exact))] + [c for rgb in exact for c in rgb]
-    palette.putpalette(colors)
-    frames_p = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
-    durations = [round(1000 / fps)] * (len(frames_p) - 1) + [2500]
-    return write_atomically(path, lambda f: frames_p[0].save(f, save_all=True, append_images=frames_p[1:],
-                                                             duration=durations, loop=0, format="GIF"), mode="wb")
+    palette.putpalette(palette.getpalette()[: 3 * (256 - len(exact))] + [c for rgb in exact for c in rgb])
+    frames = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
+    durations = [round(1000 / fps)] * (len(frames) - 1) + [2500]
+    return write_atomically(path, lambda f: frames[0].save(f, save_all=True, append_images=frames[1:],
+                                                           duration=durations, loop=0, format="GIF"), mode="wb")

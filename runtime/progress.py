@@ -60,12 +60,17 @@ class Progress:
             return None
 
         estimates = [estimate(t.model) for t in left]
+        known = sum(e for e in estimates if e is not None) / workers
+        untimed = [t.model for t, e in zip(left, estimates) if e is None]
         if not left:
             eta = "done"
-        elif None in estimates:
+        elif len(untimed) == len(left):
             eta = "time left: known after a trial of each model"
+        elif untimed:
+            eta = (f"about {_duration(known)} left, and {len(untimed)} trials of "
+                   f"{', '.join(dict.fromkeys(untimed))} not yet timed")
         else:
-            eta = f"about {_duration(sum(estimates) / workers)} left"
+            eta = f"about {_duration(known)} left"
         self.print(f"[{len(done)}/{len(self.trials)}] {describe(result.trial)}: {outcome(result)} "
                    f"in {result.seconds:.1f} s; {eta}", flush=True)
 

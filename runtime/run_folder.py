@@ -289,37 +289,8 @@ def open_run_folder(logdir, run_name, plan, inputs, command, *, resume=False, ov
     made = _make_logdir(logdir)
     run = None
     try:
-        if target and resume:
-            try:
-                _mkdir(target, logdir)
-                run = RunFolder(target, run_name, _new_study_name(run_name), True, command)
-            except FileExistsError:
-                marker = _read_marker(target, wait=True)
-                if marker is None:
-                    raise RunFolderError(f"--resume: {target} was not made by train.py (it has no {MARKER})")
-                difference = _first_difference(plan, marker["plan"]) or _input_difference(inputs, marker["inputs"])
-                if difference:
-                    raise RunFolderError(f"--resume: run {target} was started with other options or inputs "
-                                         f"({difference}); give the same, or another --run-name")
-                run = RunFolder(target, run_name, marker["study"], False, marker["command"])
-        elif target:
-            try:
-                _mkdir(target, logdir)
-            except FileExistsError:
-                raise _exists(target) from None
-            run = RunFolder(target, run_name, _new_study_name(run_name), True, command)
-        else:
-            base = default_run_name()
-            for suffix in range(1000):
-                name = base if suffix == 0 else f"{base}-{suffix}"
-                try:
-                    _mkdir(os.path.join(logdir, name), logdir)  # atomic: two runs cannot share a folder
-                    break
-                except FileExistsError:
-                    continue
-            else:
-                raise RunFolderError(f"could not find a free run folder name under {logdir}")
-            run = RunFolder(os.path.join(logdir, name), name, _new_study_name(name), True, command)
+        run = _resumed(target, run_name, plan, inputs, command) if target and resume else \
+            _new(logdir, run_name, target, command)
         yield run
     except BaseException:
         if run is not None and run.created and not run.locks:
@@ -334,6 +305,42 @@ def open_run_folder(logdir, run_name, plan, inputs, command, *, resume=False, ov
     finally:
         for fd in run.locks if run else ():
             os.close(fd)
+
+
+def _resumed(target, run_name, plan, inputs, command):
+    """--resume: the run folder `target`, made here if it is not there yet."""
+    try:
+        _mkdir(target, os.path.dirname(target))
+        return RunFolder(target, run_name, _new_study_name(run_name), True, command)
+    except FileExistsError:
+        pass
+    marker = _read_marker(target, wait=True)
+    if marker is None:
+        raise RunFolderError(f"--resume: {target} was not made by train.py (it has no {MARKER})")
+    difference = _first_difference(plan, marker["plan"]) or _input_difference(inputs, marker["inputs"])
+    if difference:
+        raise RunFolderError(f"--resume: run {target} was started with other options or inputs "
+                             f"({difference}); give the same, or another --run-name")
+    return RunFolder(target, run_name, marker["study"], False, marker["command"])
+
+
+def _new(logdir, run_name, target, command):
+    """A new run folder: `target`, or the first free one named by the date and time."""
+    if target:
+        try:
+            _mkdir(target, logdir)
+        except FileExistsError:
+            raise _exists(target) from None
+        return RunFolder(target, run_name, _new_study_name(run_name), True, command)
+    base = default_run_name()
+    for suffix in range(1000):
+        name = base if suffix == 0 else f"{base}-{suffix}"
+        try:
+            _mkdir(os.path.join(logdir, name), logdir)  # atomic: two runs cannot share a folder
+            return RunFolder(os.path.join(logdir, name), name, _new_study_name(name), True, command)
+        except FileExistsError:
+            continue
+    raise RunFolderError(f"could not find a free run folder name under {logdir}")
 
 
 def _make_logdir(logdir):
