@@ -45,14 +45,16 @@ class _Parser(argparse.ArgumentParser):
 def parse_args(argv=None):
     """The command line as compare()'s keywords. Values are only converted here; compare()
     checks them, with the same messages for both."""
-    def rates(model):
-        return ", ".join(f"{k} {v:g}" for k, v in MODELS[model].learning_rates.items())
+    def describe(name, entry):
+        rates = ", ".join(f"{k} {v:g}" for k, v in entry.learning_rates.items())
+        return (f"  {name:<13} {entry.about}\n  {'':<13} {entry.epochs} {'epochs' if entry.validates else 'steps'}; "
+                f"{rates}; target {'val loss' if entry.validates else 'height'} {entry.target:g}")
 
     p = _Parser(
         prog="train.py", allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train models with each optimizer and compare them side by side in TensorBoard.",
-        epilog="models and their defaults (epochs; learning rates):\n" + "\n".join(
-            f"  {m:<13} {e.epochs:>4} {'epochs' if e.validates else 'steps '}  {rates(m)}" for m, e in MODELS.items())
+        epilog="models and their defaults (epochs; learning rates; the performance profile's target):\n"
+        + "\n".join(describe(m, e) for m, e in MODELS.items())
         + "\n\n--sweep tries each rule's default learning rate times 10**(k/2), k = -3..3 (7 rates over 3 decades)"
         f"\nwith {SWEEP_SEEDS} seeds.\n\nthen: .venv/bin/tensorboard --logdir {LOGDIR}",
     )

@@ -91,15 +91,22 @@ def _compare(options, verbose, command):
     interrupts.check()  # a library may have caught a Ctrl-C and gone on
     devices = start(options.backend, options.device, distribute=options.distribute)
     print(f"Device: {devices}")
-    if options.mixed_precision:
-        if not devices.gpu:
-            raise UsageError("--mixed-precision needs a GPU (float16 on CPU is slower, not faster)")
-        import keras
+    import keras
 
-        keras.mixed_precision.set_dtype_policy("mixed_float16")
-    interrupts.check()
-    trials, trainer = _plan(options, models, data, devices, verbose)
-    return _run(options, trials, data, models, trainer, _inputs(options, devices, data), command)
+    if options.mixed_precision and not devices.gpu:
+        raise UsageError("--mixed-precision needs a GPU (float16 on CPU is slower, not faster)")
+    # Keras's dtype policy and (on JAX) its distribution are process-wide: set for this
+    # comparison, and put back after it, for a notebook's next one.
+    policy, distribution = keras.config.dtype_policy(), keras.distribution.distribution()
+    try:
+        if options.mixed_precision:
+            keras.mixed_precision.set_dtype_policy("mixed_float16")
+        interrupts.check()
+        trials, trainer = _plan(options, models, data, devices, verbose)
+        return _run(options, trials, data, models, trainer, _inputs(options, devices, data), command)
+    finally:
+        keras.config.set_dtype_policy(policy)
+        keras.distribution.set_distribution(distribution)
 
 
 def _check_storage(url):

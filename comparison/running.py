@@ -63,7 +63,7 @@ def run_plan(options, trials, data, models, trainer, inputs, command, say=print)
         with quiet_storage_problems_in_threads():
             try:
                 ran = _work(study, trials, data, trainer, folder, Progress(trials, models, say),
-                            _experiment(options, trials, folder, trainer))
+                            _experiment(options, folder, trainer))
             except KeyboardInterrupt as stop:
                 interrupts.stopping()
                 stopped = True
@@ -90,8 +90,8 @@ def run_plan(options, trials, data, models, trainer, inputs, command, say=print)
                 raise ComparisonError(f"cannot write to {folder.path} ({no_room}); the new run is discarded and "
                                       f"{folder.replacing} is unchanged")
             raise ComparisonError(f"cannot write to {folder.path} ({no_room}); its {finished} finished trials are "
-                                  "kept there: resume it (same options, --run-name "
-                                  f"{folder.name} --resume) once it can be written")
+                                  f"kept there: resume it (the same options, --run-name={folder.name} --resume) once "
+                                  "it can be written")
         if stopped:
             outcome.replaced_kept = folder.path if folder.replacing else None
             raise StopRequested(outcome, completed=False)  # through the folder: an --overwrite is not completed
@@ -108,7 +108,7 @@ def _work(study, trials, data, trainer, folder, progress, experiment):
     return run_worker(study, trials, run_one, progress)
 
 
-def _experiment(options, trials, folder, trainer):
+def _experiment(options, folder, trainer):
     """The HParams experiment of this invocation's trials (comparison.tensorboard)."""
     from optimizers.hyperparameters import HYPERPARAMETERS
     from optimizers.registry import REGISTRY

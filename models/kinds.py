@@ -89,18 +89,12 @@ class ModelEntry:
     validates_in_keras = True  # Keras's fit computes the validation loss (a two-weight model's is exact, outside)
     reuses_compiled_model = False  # see comparison.training
     shows_keras_progress = True  # Keras prints its epochs as it trains (they need a heading)
+    uneven_batch_advice = "choose a --batch-size for which every batch does"  # for --distribute
 
     @property
     def score_metric(self):
         """What a comparison ranks its trials by: the final validation loss, or a surface's height."""
         return "val_loss" if self.validates else "train_loss"
-
-    @property
-    def result_metrics(self):
-        """The final values a trial of this model reports, validation first."""
-        accuracy = ("accuracy",) if "accuracy" in self.metrics else ()
-        splits = ("val", "train") if self.validates else ("train",)
-        return tuple(f"{split}_{m}" for split in splits for m in ("loss",) + accuracy)
 
     def default_learning_rate(self, optimizer, class_default=None):
         """The rule's default here; one this registry does not know gets its class's default."""
@@ -116,8 +110,6 @@ class ModelEntry:
         the options given that it has no use for (for a note)."""
         size = min(batch_size or self.batch_size or data.train_size, data.train_size)
         return {"batch_size": size, "noise": 0.0}, (["--noise"] if noise else [])
-
-    uneven_batch_advice = "choose a --batch-size for which every batch does"
 
     def batch_sizes(self, data, batch_size):
         """The sizes of the batches Keras's fit sees, validation included."""

@@ -19,7 +19,7 @@ from reporting.hill import animate_hill, hill_figure
 from reporting.plots import loss_curves_figure, lr_sensitivity_figure, performance_profile_figure
 from reporting.tables import format_table, write_rows
 
-_DPI = {"loss_curves": 110, "lr_sensitivity": 110}  # the hills: 150
+_DPI = {"loss_curves": 110, "lr_sensitivity": 110, "performance_profile": 110}  # the hills: 150
 
 
 def walks(comparison, data, models):
@@ -34,17 +34,17 @@ def walks(comparison, data, models):
     return found
 
 
-def figures(comparison, data, models):
+def figures(comparison, data, models, profile=None, hills=None):
     """{name: matplotlib Figure}: loss_curves, lr_sensitivity (when several learning rates
     were tried), performance_profile (two or more models) and hill_<model> for each
-    two-weight model."""
+    two-weight model. `profile` and `hills` (walks) when the caller has them already."""
     made = {"loss_curves": loss_curves_figure(comparison)}
     if comparison.swept:
         made["lr_sensitivity"] = lr_sensitivity_figure(comparison)
-    profile = performance_profile(comparison, models)
+    profile = profile or performance_profile(comparison, models)
     if profile:
         made["performance_profile"] = performance_profile_figure(profile)
-    for model, (landscape, best) in walks(comparison, data, models).items():
+    for model, (landscape, best) in (hills if hills is not None else walks(comparison, data, models)).items():
         made[f"hill_{model}"] = hill_figure(landscape, best)
     return made
 
@@ -78,7 +78,7 @@ def write_report(comparison, data, models, run_dir, print=print):
         written += write_rows(profile.rows, PROFILE_COLUMNS, run_dir, "profile")
     hills = walks(comparison, data, models)
     images = []
-    for name, figure in figures(comparison, data, models).items():
+    for name, figure in figures(comparison, data, models, profile, hills).items():
         path = os.path.join(run_dir, f"{name}.png")
         images.append(write_atomically(path, lambda f: figure.savefig(f, format="png", dpi=_DPI.get(name, 150)),
                                        mode="wb"))
