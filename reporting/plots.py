@@ -73,8 +73,12 @@ def lr_sensitivity_figure(comparison):
     min-max band; diverged trials marked with x at the top."""
     color = colors_for(comparison.optimizers).__getitem__
     models = comparison.models
-    fig = Figure(figsize=(6.2 * len(models), 4.6), layout="constrained")
-    axes = fig.subplots(1, len(models), squeeze=False).ravel()
+    columns = min(3, len(models))
+    rows = -(-len(models) // columns)
+    fig = Figure(figsize=(6.2 * columns, 4.6 * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax in axes[len(models):]:
+        ax.set_visible(False)
     for ax, model in zip(axes, models):
         results = [r for r in comparison.results if r.trial.model == model and r.status != "interrupted"]
         finite = [r.score for r in results if math.isfinite(r.score)]
@@ -133,5 +137,5 @@ def performance_profile_figure(profile):
         ax.set_title(f"Performance profile, {unit} to each model's fixed target")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize="small", title="score: area under the curve / 3", title_fontsize="x-small",
-                  loc="lower right")
+                  loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2)
     return fig
