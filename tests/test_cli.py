@@ -141,7 +141,8 @@ def test_figures_and_hparams_reach_tensorboard(all_quick):
     _, run_dir, _ = all_quick
     # Every figure the run folder has, under one prefix in the invocation's own run.
     figures = {f"figures/{name}" for name in os.listdir(run_dir) if name.endswith((".png", ".gif"))}
-    assert figures == {"figures/loss_curves.png", "figures/hill_linear.png", "figures/hill_linear.gif"}
+    assert figures == {"figures/loss_curves.png", "figures/hill_linear.png", "figures/hill_linear.gif",
+                       "figures/performance_profile.png"}  # two models: a profile across them
     assert plugin_tags(run_dir, "images") == figures
     for run in read_trial_runs(run_dir):
         tags = plugin_tags(os.path.join(run_dir, run), "hparams")
