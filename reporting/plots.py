@@ -18,6 +18,18 @@ def _log_if_wide(ax, values):
         ax.set_yscale("log")
 
 
+def _grid(count, width, height):
+    """A figure with `count` panels, at most three to a row, each width x height inches;
+    the panels past `count` hidden. Returns (figure, the first `count` axes)."""
+    columns = min(3, count)
+    rows = -(-count // columns)
+    fig = Figure(figsize=(width * columns, height * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    return fig, axes[:count]
+
+
 def loss_curves_figure(comparison):
     """Per model, one panel per metric (train loss, validation loss, validation accuracy):
     each optimizer at its best learning rate, the mean over seeds with a min-max band."""
@@ -29,12 +41,7 @@ def loss_curves_figure(comparison):
         for metric in ("train_loss", "val_loss", "val_accuracy"):
             if first.history.get(metric):
                 panels.append((model, metric, best))
-    columns = min(3, len(panels))
-    rows = -(-len(panels) // columns)
-    fig = Figure(figsize=(5.2 * columns, 3.9 * rows), layout="constrained")
-    axes = fig.subplots(rows, columns, squeeze=False).ravel()
-    for ax in axes[len(panels):]:
-        ax.set_visible(False)
+    fig, axes = _grid(len(panels), 5.2, 3.9)
     for ax, (model, metric, best) in zip(axes, panels):
         shown = []
         for optimizer, results in best.items():
@@ -73,12 +80,7 @@ def lr_sensitivity_figure(comparison):
     min-max band; diverged trials marked with x at the top."""
     color = colors_for(comparison.optimizers).__getitem__
     models = comparison.models
-    columns = min(3, len(models))
-    rows = -(-len(models) // columns)
-    fig = Figure(figsize=(6.2 * columns, 4.6 * rows), layout="constrained")
-    axes = fig.subplots(rows, columns, squeeze=False).ravel()
-    for ax in axes[len(models):]:
-        ax.set_visible(False)
+    fig, axes = _grid(len(models), 6.2, 4.6)
     for ax, model in zip(axes, models):
         results = [r for r in comparison.results if r.trial.model == model and r.status != "interrupted"]
         finite = [r.score for r in results if math.isfinite(r.score)]
