@@ -1,11 +1,13 @@
-"""Compare SGD, Momentum, RMSProp and Adam on the article's linear regression, a small CNN and
-two-weight test surfaces; log every trial side by side for TensorBoard.
+"""Compare SGD, Momentum, RMSProp and Adam on the article's linear regression, a small CNN,
+MNIST-1D and two-weight test surfaces; log every trial side by side for TensorBoard.
 
     python train.py                            # all four optimizers, linear and cnn (~1 min on 2 cores)
     python train.py --opt rmsprop              # one optimizer
     python train.py --opt adam keras:adam --model linear   # ours beside Keras's built-in
     python train.py --model bumpy valley --opt sgd momentum   # the article's hill, on test surfaces
     python train.py --sweep --model linear     # a fair comparison: 7 learning rates x 3 seeds each
+    python train.py --model mnist1d --opt adam # MNIST-1D, generated locally (~15 s on 2 cores)
+    python train.py --suite                    # every model swept, and one verdict across them
     python train.py --lr 0.01 0.1 0.5 --seeds 3 --model linear
     python train.py --quick                    # smoke run: a few seconds per optimizer
     python train.py --dataset my_images.npz    # any .npz in the Keras layout
@@ -47,7 +49,9 @@ def parse_args(argv=None):
     checks them, with the same messages for both."""
     def describe(name, entry):
         rates = ", ".join(f"{k} {v:g}" for k, v in entry.learning_rates.items())
-        return (f"  {name:<13} {entry.about}\n  {'':<13} {entry.epochs} {'epochs' if entry.validates else 'steps'}; "
+        batch = f", batch {entry.batch_size}" if entry.validates and entry.batch_size else ""
+        length = f"{entry.epochs} {'epochs' if entry.validates else 'steps'}{batch}"
+        return (f"  {name:<13} {entry.about}\n  {'':<13} {length}; "
                 f"{rates}; target {'val loss' if entry.validates else 'height'} {entry.target:g}")
 
     p = _Parser(
@@ -77,7 +81,7 @@ def _what_to_compare(p):
                    "(default: per model, below)")
     p.add_argument("--batch-size", type=int,
                    help="batch size (default: the whole training set for linear, the article's gradient; "
-                   f"{MODELS['cnn'].batch_size} for cnn)")
+                   "for the others, per model, below)")
     p.add_argument("--lr", dest="learning_rates", nargs="+", type=float, metavar="LR",
                    help="one or more learning rates, tried with every optimizer (default: per model and optimizer)")
     p.add_argument("--seeds", type=int, help=f"run seeds --seed .. --seed + N - 1 (default: 1; {SWEEP_SEEDS} with "
