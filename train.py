@@ -137,14 +137,15 @@ def _run_folder(p):
 
 
 def resume_command(run_name, argv):
-    """The command that continues the run `run_name`: this one, with --run-name and --resume."""
+    """The command that continues the run `run_name`: this one, with --run-name and --resume
+    (and without --overwrite, which --resume refuses: the run to continue is the new one)."""
     words, skip = [], False
     for word in argv:
         if skip:
             skip = False
         elif word == "--run-name":
             skip = True
-        elif not word.startswith("--run-name=") and word != "--resume":
+        elif not word.startswith("--run-name=") and word not in ("--resume", "--overwrite"):
             words.append(word)
     return shlex.join([_shown(sys.executable), _shown(sys.argv[0]), *words, f"--run-name={run_name}", "--resume"])
 

@@ -67,6 +67,8 @@ def compare(models=None, optimizers=("all",), learning_rates=None, seeds=None, s
         backend=backend, device=device, distribute=distribute, mixed_precision=mixed_precision, logdir=logdir,
         run_name=run_name, resume=resume, overwrite=overwrite, storage=storage, quick=quick, suite=suite,
         **hyperparameters)
+    if verbose is not None and (isinstance(verbose, bool) or verbose not in (0, 1, 2, "auto")):
+        raise UsageError(f"verbose {verbose!r}: expected 0, 1, 2 or 'auto' (Keras's)")
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2  # a pipe, a file or a notebook gets one line per epoch
     with interrupts.handled():
@@ -85,7 +87,8 @@ def _compare(options, verbose, command):
     from comparison.devices import start
 
     # Everything that can be checked is checked before anything heavy loads or is written.
-    check_output_path(options.logdir, options.run_name, reuse=options.resume or options.overwrite)
+    check_output_path(options.logdir, options.run_name, reuse=options.resume or options.overwrite,
+                      study_in_folder=options.storage is None)
     _check_storage(options.storage)
     models, data = _load_data(options)
     interrupts.check()  # a library may have caught a Ctrl-C and gone on
@@ -119,7 +122,7 @@ def _check_storage(url):
 
 
 def _load_data(options):
-    from comparison.devices import select_backend
+    from comparison.devices import quiet_native_logs, select_backend
     from data import DatasetError
     from models import MODELS
 
@@ -127,7 +130,8 @@ def _load_data(options):
     select_backend(options.backend)
     models = {name: MODELS[name] for name in options.models}
     try:
-        return models, {name: entry.load(options.dataset, options.quick) for name, entry in models.items()}
+        with quiet_native_logs():
+            return models, {name: entry.load(options.dataset, options.quick) for name, entry in models.items()}
     except DatasetError as error:
         raise UsageError(str(error)) from None
 
@@ -151,12 +155,14 @@ def _plan(options, models, data, devices, verbose):
 
 
 def _inputs(options, devices, data):
-    """What a trial's numbers depend on besides its options; a resumed run must match."""
+    """What a run's numbers depend on besides its trials' options; a resumed run must match."""
     import keras
 
     libraries = ["keras", "numpy", "tensorflow"] + ([options.backend] if options.backend != "tensorflow" else [])
     return {
         "backend": options.backend,
+        "device": "gpu" if devices.gpu else "cpu",
+        "target_loss": options.target_loss,  # the report's 'to target'
         "versions": {name: importlib.metadata.version(name) for name in libraries},
         "dtype_policy": keras.config.dtype_policy().name,
         "replicas": len(devices.names) if options.distribute else 1,
@@ -190,6 +196,8 @@ def tensorboard_command(logdir):
     """The command that opens TensorBoard on `logdir`, runnable from a fresh shell: the
     `tensorboard` installed beside this Python (in its virtual environment), not whichever
     is first on the PATH, if any."""
+    if logdir.startswith("~"):
+        logdir = os.path.join(".", logdir)  # TensorBoard expands ~ in --logdir; the run did not
     script = os.path.join(os.path.dirname(sys.executable), "tensorboard")
     if not os.path.isfile(script):
         return shlex.join([sys.executable, "-m", "tensorboard.main", f"--logdir={logdir}"])
@@ -204,12 +212,14 @@ def tensorboard_links(run_name, port=6006):
     import re
     import urllib.parse
 
+    def encoded(values):  # %20 for a space: TensorBoard reads its #hash with decodeURIComponent, not as a form
+        return urllib.parse.urlencode(values, quote_via=urllib.parse.quote)
+
     name = re.escape(run_name)
     base = f"http://localhost:{port}/"
     return {
-        "this run's summary": base + "#text&" + urllib.parse.urlencode({"regexInput": f"^{name}$"}),
-        "its mean curves": base + "?" + urllib.parse.urlencode({"runFilter": f"^{name}/.*/mean,", "smoothing": 0})
-        + "#timeseries",
+        "this run's summary": base + "#text&" + encoded({"regexInput": f"^{name}$"}),
+        "its mean curves": base + "?" + encoded({"runFilter": f"^{name}/.*/mean,", "smoothing": 0}) + "#timeseries",
     }
 
 

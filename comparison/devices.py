@@ -120,6 +120,15 @@ def _native_stderr_filtered():
                     print(line, file=sys.stderr)
 
 
+@contextmanager
+def quiet_native_logs():
+    """For code that may import TensorFlow (a keras.datasets loader, before start()): its
+    C++ start-up logs kept out of the terminal, as start() keeps them."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _native_stderr_filtered():
+        yield
+
+
 def _cpu_description(cpu_devices=1, gpu_hidden=False):
     split = f" as {cpu_devices} devices" if cpu_devices > 1 else ""
     return f"CPU ({os.cpu_count()} cores{split}{'' if gpu_hidden else ', no GPU found'})"

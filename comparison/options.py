@@ -28,6 +28,7 @@ SWEEP_SEEDS = 3
 MAX_EPOCHS = 100_000
 MAX_SEEDS = 1000
 MAX_SEED = 2**32 - 1  # numpy's largest seed
+MAX_NAME_BYTES = 64  # an optimizer's name (a folder in each trial's path)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,14 @@ def _flag(name):
     return "--" + name.replace("_", "-")
 
 
+def _switch(name, value):
+    """An on/off option: True or False (a string "no" is not False)."""
+    numpy_bool = type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")
+    if not (isinstance(value, bool) or numpy_bool):
+        raise UsageError(f"{_flag(name)} {value!r}: expected True or False")
+    return bool(value)
+
+
 def _whole(flag, value, low, high):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise UsageError(f"{flag} {value!r}: expected a whole number")
@@ -104,6 +113,8 @@ def _plain(flag, name):
     if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name \
             or not name.isprintable():
         raise UsageError(f"{flag} {name!r}: must be a plain name (it names the trials' folders)")
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        raise UsageError(f"{flag} {name[:20]!r}...: at most {MAX_NAME_BYTES} bytes (it names the trials' folders)")
     return name
 
 
@@ -124,6 +135,8 @@ def _optimizers(value):
 def _learning_rates(value):
     if value is None:
         return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, (numbers.Real, list, tuple)):
+        raise UsageError(f"--lr {value!r}: expected a learning rate, or a list of them")
     values = (value,) if isinstance(value, numbers.Real) else tuple(value)
     rates = tuple(dict.fromkeys(_real("--lr", v, positive=True) for v in values))
     if not rates:
@@ -191,9 +204,13 @@ def check_options(*, models=None, optimizers=("all",), learning_rates=None, seed
                   **hyperparameters):
     """The options, checked: an Options, or a UsageError naming the first bad one. `models`
     None is both (linear and cnn), or with `suite`, the suite's."""
+    sweep, distribute, mixed_precision, resume, overwrite, quick, suite = (
+        _switch(name, value) for name, value in (("sweep", sweep), ("distribute", distribute),
+                                                 ("mixed_precision", mixed_precision), ("resume", resume),
+                                                 ("overwrite", overwrite), ("quick", quick), ("suite", suite)))
     if suite and models is not None:
         raise UsageError("--suite trains the suite's models; give either --suite or --model")
-    models = SUITE if suite else models or ("both",)
+    models = SUITE if suite else ("both",) if models is None else models
     sweep = sweep or suite
     learning_rates = _learning_rates(learning_rates)
     if sweep and learning_rates:

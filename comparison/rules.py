@@ -14,6 +14,7 @@ hyperparameters, read from its config, appear in HParams and the plan.
 """
 
 import inspect
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Callable
@@ -88,12 +89,25 @@ def _keras_factory(name):
 
 
 def _from_factory(name, factory, source):
-    """A rule made by `factory(learning_rate)`: asked once, to learn its class and config."""
+    """A rule made by `factory(learning_rate)`: asked twice, to learn its class and config
+    and to check that it makes a new optimizer, at the learning rate asked, each time."""
     import keras
 
-    probe = factory(1e-3)
-    if not isinstance(probe, keras.optimizers.Optimizer):
-        raise UsageError(f"{source}: the factory returned {type(probe).__name__}, not a keras.optimizers.Optimizer")
+    probe, second = factory(1e-3), factory(1e-2)
+    for made in (probe, second):
+        if not isinstance(made, keras.optimizers.Optimizer):
+            raise UsageError(f"{source}: the factory returned {type(made).__name__}, not a "
+                             "keras.optimizers.Optimizer")
+    if second is probe:
+        raise UsageError(f"{source}: the factory returned the same optimizer twice; it must make a new one each "
+                         "call (an optimizer carries its state and learning rate from one trial to the next)")
+    for asked, made in ((1e-3, probe), (1e-2, second)):
+        rate = made._learning_rate
+        if not isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) \
+                and not math.isclose(float(keras.ops.convert_to_numpy(rate)), asked, rel_tol=1e-6):
+            raise UsageError(f"{source}: asked for learning rate {asked:g}, the factory's optimizer has "
+                             f"{float(keras.ops.convert_to_numpy(rate)):g}; it must use the learning_rate it is "
+                             "given (the trials are named and compared by it)")
     signature = inspect.signature(type(probe).__init__).parameters
     default = signature.get("learning_rate")
     default = default.default if default is not None and isinstance(default.default, numbers.Real) else None

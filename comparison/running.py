@@ -79,7 +79,8 @@ def run_plan(options, trials, data, models, trainer, inputs, command, say=print)
             with interrupts.deferred():
                 comparison, no_room = _report(study, trials, data, models, folder, options, partial, no_room,
                                               write=stopped or no_room or already_done
-                                              or (ran and ran[-1] == last_completed(study)), say=say)
+                                              or (ran and ran[-1] == last_completed(study)),
+                                              final=folder.path if stopped else final_path, say=say)
         except KeyboardInterrupt:
             interrupts.stopping()
             report_stopped = True
@@ -120,10 +121,11 @@ def _experiment(options, folder, trainer):
                       seeds_label(options.seed_range), tuple(extra))
 
 
-def _report(study, trials, data, models, folder, options, partial, no_room, write, say):
+def _report(study, trials, data, models, folder, options, partial, no_room, write, final, say):
     """(The Comparison of what finished, the storage problem if writing it failed). The
     report is written under the folder's report lock, from the study as it is then: whoever
-    writes last describes every finished trial."""
+    writes last describes every finished trial. `final`: where its files will be (an
+    --overwrite's new folder is swapped into place once the report is written)."""
     with folder.report_lock():
         finished = finished_results(study, trials)
         results = [finished[t.name] for t in trials if t.name in finished]
@@ -137,7 +139,7 @@ def _report(study, trials, data, models, folder, options, partial, no_room, writ
             say(f"\nThe last trial finished in another process, which writes the report in {folder.path}")
             return comparison, no_room
         try:
-            write_report(comparison, data, models, folder.path, print=say)
+            write_report(comparison, data, models, folder.path, print=say, final=final)
         except Exception as error:
             no_room = no_room or storage_problem(error)
             if no_room is None:

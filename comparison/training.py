@@ -85,6 +85,7 @@ class Trainer:
             log.finish(status, entry.score_metric)
         finally:
             log.close()
-        path = None if fitting.watch.path is None else np.array(fitting.watch.path)
+        # No path for a model without one, or for a trial stopped before its first step.
+        path = np.array(fitting.watch.path) if getattr(fitting.watch, "path", None) else None
         return TrialResult(trial=trial, status=status, epochs=len(history.get("train_loss", [])), seconds=seconds,
                            history=history, path=path)

@@ -53,6 +53,8 @@ def load_npz(path):
     """Load and check an .npz file in the Keras layout (see the module docstring)."""
     if not os.path.exists(path):
         raise DatasetError(f"{path}: no such file")
+    if not os.path.isfile(path):  # a folder, a device (/dev/zero reads forever), a pipe (waits forever)
+        raise DatasetError(f"{path}: not a regular file; give an .npz file")
     # np.load reports anything that is not a zip archive as refused pickle data; say plainly.
     if not zipfile.is_zipfile(path):
         raise DatasetError(

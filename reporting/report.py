@@ -27,7 +27,8 @@ def walks(comparison, data, models):
     rate, first seed}), the paths the hills draw and paths.npz holds."""
     found = {}
     for model in comparison.models:
-        best = {o: rs[0] for (m, o), rs in comparison.best.items() if m == model and rs[0].path is not None}
+        best = {o: rs[0] for (m, o), rs in comparison.best.items()
+                if m == model and rs[0].path is not None and len(rs[0].path)}  # stopped before a step: none
         if best:
             seed = next(iter(best.values())).trial.seed
             found[model] = models[model].landscape(data[model].split(seed)), best
@@ -63,8 +64,10 @@ def print_summary(comparison, rows, profile, print=print):
                   "the edge of the grid tried; widen it (--lr) to be sure it is the best")
 
 
-def write_report(comparison, data, models, run_dir, print=print):
-    """Prints the summary table, then writes the run's files (see the module's docstring).
+def write_report(comparison, data, models, run_dir, print=print, final=None):
+    """Prints the summary table, then writes the run's files (see the module's docstring)
+    in `run_dir`, and says they are in `final` (default: `run_dir`; --overwrite writes
+    beside the run it replaces, then swaps the two).
 
     The table is printed first: if the disk is full, the terminal still has it. Returns the
     paths written.
@@ -92,5 +95,5 @@ def write_report(comparison, data, models, run_dir, print=print):
                                         mode="wb"))
     log_report(comparison, rows, images, run_dir)
     written += images
-    print(f"\nWritten to {run_dir}: " + ", ".join(os.path.basename(p) for p in written))
+    print(f"\nWritten to {final or run_dir}: " + ", ".join(os.path.basename(p) for p in written))
     return written

@@ -29,7 +29,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from reporting.files import write_atomically
+from reporting.files import EVENT_FILE_PREFIX, write_atomically
 from runtime.errors import ComparisonError, UsageError
 
 MARKER = "run.json"
@@ -38,10 +38,13 @@ MARKER_VERSION = 2  # 2: run.json records the inputs a resumed run must share
 _CREATION_WAIT_SECONDS = 60
 # The deepest name a run writes below its folder: <model>/<optimizer>/lr=...,seed=.../ and
 # TensorBoard's event file name (host name and pid included).
-_DEEPEST_ENTRY = 64 + 160
+_DEEPEST_ENTRY = 128 + 160  # a model (13), an optimizer (at most 64 bytes), a trial (35), /'s; the file
 # What --overwrite puts after a run's name, beside it, until the swap.
 _STAGING, _REPLACED = ".new-", ".replaced-"
 _SIBLING_SUFFIX = len(_REPLACED) + 7 + 1 + 8  # pid (up to 7 digits), "-", 8 hex digits
+# The longest database path SQLite 3 opens (measured: 504 bytes opens, 505 fails with
+# "unable to open database file"; its limit is 512 with the journal's suffix).
+_SQLITE_PATH_MAX = 504
 
 
 class RunFolderError(UsageError):
@@ -57,45 +60,85 @@ def _exists(target):
                           "add --resume to continue it, or --overwrite to replace it")
 
 
-def check_output_path(logdir, run_name, reuse=False):
+def check_output_path(logdir, run_name, reuse=False, study_in_folder=True):
     """Fails early, writing nothing, if a run folder could not be made there (or, unless
     `reuse`, if the named one exists).
 
     Checked by trying (a temporary folder is made and removed next to where the log
-    directory will be, holding a folder with the longest name this run may give one), not
-    by asking: `os.access` says yes to root for /proc.
+    directory will be, holding the log folders still to be made and a folder with the
+    longest name this run may give one), not by asking: `os.access` says yes to root for
+    /proc. `study_in_folder`: the study is a SQLite file in the run folder (no --storage).
     """
+    for option, value in (("--logdir", logdir), ("--run-name", run_name or "")):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RunFolderError(f"{option} {value!r}: not valid UTF-8 (the study's database URL and "
+                                 "TensorBoard's run names are text); choose another") from None
     if run_name and not reuse and os.path.lexists(os.path.join(logdir, run_name)):
         raise _exists(os.path.join(logdir, run_name))
     if not logdir or not logdir.strip():
         raise RunFolderError("--logdir is empty; give a folder, e.g. --logdir logs")
-    existing = os.path.abspath(logdir)
+    existing, missing = os.path.abspath(logdir), []
     while not os.path.lexists(existing):
-        existing = os.path.dirname(existing)
+        existing, name = os.path.split(existing)
+        missing.insert(0, name)
     if not os.path.isdir(existing):
         raise RunFolderError(f"--logdir {logdir}: {existing} is not a folder")
+    _refuse_inside_a_run(logdir, existing)
     try:
         probe = tempfile.mkdtemp(prefix=".train-probe-", dir=existing)
     except OSError as error:
         raise RunFolderError(f"--logdir {logdir}: cannot create folders in {existing} ({error.strerror})")
     try:
-        name = run_name or default_run_name()
-        try:
-            # --overwrite makes <name>.replaced-<pid>-<token> beside the run: it must fit too.
-            os.mkdir(os.path.join(probe, name + "x" * _SIBLING_SUFFIX))
-        except OSError as error:
-            if error.errno == errno.ENAMETOOLONG:
-                limit = os.pathconf(probe, "PC_NAME_MAX") - _SIBLING_SUFFIX
-                raise RunFolderError(f"--run-name is {len(os.fsencode(name))} bytes long; at most {limit} here "
-                                     "(--overwrite needs room for a suffix)")
-            raise RunFolderError(f"--run-name {name!r}: cannot be a folder name here ({error.strerror})")
-        deepest = len(os.fsencode(os.path.join(os.path.abspath(logdir), name))) + _DEEPEST_ENTRY
-        limit = os.pathconf(probe, "PC_PATH_MAX")
-        if deepest > limit:
-            raise RunFolderError(f"--logdir and --run-name make paths too long for this file system "
-                                 f"({deepest} > {limit} bytes); choose shorter ones")
+        _try_names(logdir, probe, missing, run_name or default_run_name() + "-999")
     finally:
         shutil.rmtree(probe, ignore_errors=True)
+    name = (run_name or default_run_name() + "-999") + "x" * _SIBLING_SUFFIX
+    study = os.fsencode(os.path.join(os.path.abspath(logdir), name, "study.db"))
+    if study_in_folder and len(study) > _SQLITE_PATH_MAX:
+        raise RunFolderError(f"--logdir and --run-name make the study's file path {len(study)} bytes long; SQLite "
+                             f"opens at most {_SQLITE_PATH_MAX}: choose shorter ones, or a --storage database")
+
+
+def _try_names(logdir, probe, missing, name):
+    """Makes, in `probe`, the log folders still to be made and the run's folder with its
+    longest suffix; a name the file system refuses is a RunFolderError."""
+    parent = probe
+    for part in missing:
+        parent = os.path.join(parent, part)
+        try:
+            os.mkdir(parent)
+        except OSError as error:
+            raise RunFolderError(f"--logdir {logdir}: cannot create its folder {part!r} ({error.strerror})") from None
+    try:
+        # --overwrite makes <name>.replaced-<pid>-<token> beside the run: it must fit too.
+        os.mkdir(os.path.join(parent, name + "x" * _SIBLING_SUFFIX))
+    except OSError as error:
+        if error.errno == errno.ENAMETOOLONG:
+            limit = os.pathconf(probe, "PC_NAME_MAX") - _SIBLING_SUFFIX
+            raise RunFolderError(f"--run-name is {len(os.fsencode(name))} bytes long; at most {limit} here "
+                                 "(--overwrite needs room for a suffix)") from None
+        raise RunFolderError(f"--run-name {name!r}: cannot be a folder name here ({error.strerror})") from None
+    deepest = len(os.fsencode(os.path.join(os.path.abspath(logdir), name))) + _DEEPEST_ENTRY
+    limit = os.pathconf(probe, "PC_PATH_MAX")
+    if deepest > limit:
+        raise RunFolderError(f"--logdir and --run-name make paths too long for this file system "
+                             f"({deepest} > {limit} bytes); choose shorter ones")
+
+
+def _refuse_inside_a_run(logdir, existing):
+    """A log folder inside a run's folder would put runs inside a run, which --overwrite of
+    that run would replace as a whole."""
+    folder = existing
+    while True:
+        if os.path.isfile(os.path.join(folder, MARKER)):
+            raise RunFolderError(f"--logdir {logdir} is inside the run folder {folder}, which --overwrite "
+                                 "replaces as a whole; choose a --logdir outside it")
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return
+        folder = parent
 
 
 @dataclass
@@ -178,9 +221,9 @@ def quiet_storage_problems_in_threads():
 _MARKER_KEYS = {"study": str, "command": list, "plan": list, "inputs": dict}
 
 
-def _read_marker(path, wait=False):
-    """run.json of the folder at `path`, or None if it is not this tool's. A damaged one
-    (this tool's, but not whole) is a RunFolderError.
+def _read_marker(path, wait=False, whole=True):
+    """run.json of the folder at `path`, or None if it has none. One that is not this tool's,
+    or (with `whole`) is damaged, is a RunFolderError saying which.
 
     With `wait`, a folder made in the last minute without one yet is given that minute:
     another process started beside this one may be creating it (or failing to, and
@@ -189,8 +232,8 @@ def _read_marker(path, wait=False):
     marker_path = os.path.join(path, MARKER)
     while True:
         try:
-            with open(marker_path) as f:
-                marker = json.load(f)
+            with open(marker_path, "rb") as f:
+                marker = json.loads(f.read())
             break
         except FileNotFoundError:
             try:
@@ -205,17 +248,29 @@ def _read_marker(path, wait=False):
             if not (wait and young):
                 return None
             time.sleep(0.2)
-        except (OSError, ValueError):
-            return None
+        except OSError as error:
+            raise RunFolderError(f"{marker_path} cannot be read ({error.strerror}); not using that folder") from None
+        except ValueError:
+            raise RunFolderError(f"{marker_path} is not JSON, so not known to be this tool's: not using that "
+                                 "folder (if it is a run of train.py, remove it by hand)") from None
     if not (isinstance(marker, dict) and marker.get("tool") == "train.py"):
-        return None
+        raise RunFolderError(f"{marker_path} was not written by train.py; not using that folder")
+    if not whole:
+        return marker
     for key, kind in _MARKER_KEYS.items():
         if not isinstance(marker.get(key), kind):
-            what = "has no record of its inputs (made by an older version)" if key == "inputs" else \
-                f"is damaged (its {key!r} is missing or not a {kind.__name__})"
-            raise RunFolderError(f"{marker_path} {what}; it cannot be resumed. Start a new run (another "
-                                 "--run-name), or --overwrite this one")
+            if key == "inputs":
+                raise _damaged(marker_path, "has no record of its inputs (made by an older version)")
+            raise _damaged(marker_path, f"is damaged (its {key!r} is missing or not a {kind.__name__})")
+    if not all(isinstance(t, dict) and isinstance(t.get("model"), str) and isinstance(t.get("optimizer"), str)
+               for t in marker["plan"]):
+        raise _damaged(marker_path, "is damaged (a trial in its 'plan' has no model or optimizer)")
     return marker
+
+
+def _damaged(marker_path, what):
+    return RunFolderError(f"{marker_path} {what}; it cannot be resumed. Start a new run (another --run-name), "
+                          "or --overwrite this one")
 
 
 def this_tools_runs(logdir):
@@ -249,7 +304,8 @@ def _first_difference(ours, theirs):
 
 
 def _input_difference(ours, theirs, prefix=""):
-    for key in sorted(set(ours) | set(theirs)):
+    # A key the run does not have was not recorded by the version that started it.
+    for key in sorted(set(ours) & set(theirs) if prefix == "" else set(ours) | set(theirs)):
         a, b = ours.get(key), theirs.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
             found = _input_difference(a, b, f"{prefix}{key} ")
@@ -309,6 +365,10 @@ def open_run_folder(logdir, run_name, plan, inputs, command, *, resume=False, ov
 
 def _resumed(target, run_name, plan, inputs, command):
     """--resume: the run folder `target`, made here if it is not there yet."""
+    if os.path.lexists(target) and not os.path.isdir(target):
+        what = f"a symbolic link to {os.readlink(target)}, which is not a folder" if os.path.islink(target) \
+            else "not a folder"
+        raise RunFolderError(f"--resume: {target} is {what}; nothing to resume there")
     try:
         _mkdir(target, os.path.dirname(target))
         return RunFolder(target, run_name, _new_study_name(run_name), True, command)
@@ -364,14 +424,58 @@ def _mkdir(path, logdir):
         os.mkdir(path)
 
 
+def _check_replaceable(target):
+    """--overwrite replaces a folder of this tool's holding only what this tool writes."""
+    if os.path.islink(target) or not os.path.isdir(target):
+        raise RunFolderError(f"--overwrite: {target} is {'a symbolic link' if os.path.islink(target) else 'not a folder'}"
+                             "; --overwrite replaces only a run folder train.py made: not replacing it")
+    marker = _read_marker(target, whole=False)
+    if marker is None:
+        raise RunFolderError(f"--overwrite: {target} was not made by train.py (it has no {MARKER}); "
+                             "not replacing it")
+    foreign = _not_ours(target)
+    if foreign:
+        raise RunFolderError(f"--overwrite: {os.path.join(target, foreign)} was not written by train.py, and "
+                             "--overwrite replaces the run's whole folder: move it out first; nothing replaced")
+
+
+# What a run writes at the top of its folder (besides event files, hill_<model>.png/.gif
+# and write_atomically's temporary files), and how deep its trials' folders go:
+# <model>/<optimizer>/<lr=...,seed=...|mean,lr=...>/events.out.tfevents.*.
+_OURS_AT_TOP = {MARKER, "study.db", "study.db-journal", "study.db-wal", "study.db-shm", "trials.csv", "summary.csv",
+                "summary.json", "profile.csv", "paths.npz", "loss_curves.png", "lr_sensitivity.png",
+                "performance_profile.png"}
+_TRIAL_DEPTH = 3
+
+
+def _not_ours(target):
+    """The first entry in the run folder `target` (relative to it) that this tool did not
+    write (a user's file, a run inside this one, a link), or None."""
+    for folder, dirs, files in os.walk(target):
+        relative = os.path.relpath(folder, target)
+        depth = 0 if relative == "." else relative.count(os.sep) + 1
+        for name in sorted(dirs + files):
+            is_dir = name in dirs
+            if os.path.islink(os.path.join(folder, name)) or not _ours(name, depth, is_dir):
+                return os.path.normpath(os.path.join(relative, name))
+    return None
+
+
+def _ours(name, depth, is_dir):
+    """Whether a run writes an entry of this name, at this depth below its folder."""
+    if is_dir:  # <model>/<optimizer>/<trial>
+        return depth < 2 or (depth == 2 and name.startswith(("lr=", "mean,lr=")))
+    if name.startswith(EVENT_FILE_PREFIX) or (name.startswith(".") and name.endswith(".tmp")):
+        return depth in (0, _TRIAL_DEPTH)
+    return depth == 0 and (name in _OURS_AT_TOP or (name.startswith("hill_") and name.endswith((".png", ".gif"))))
+
+
 def _replace(target, run_name, command):
     """--overwrite of an existing folder: run beside it, swap when the new run has finished.
 
     If the new run fails, its folder is removed and the old one is unchanged; if it is
     stopped (Ctrl-C), its folder stays beside the old one, which is unchanged."""
-    if _read_marker(target) is None:
-        raise RunFolderError(f"--overwrite: {target} was not made by train.py (it has no {MARKER}); "
-                             "not replacing it")
+    _check_replaceable(target)
     held = _lock(target, exclusive=True)
     if held is None:
         raise RunFolderError(f"--overwrite: run {target} is in use by another invocation; wait for it to finish")

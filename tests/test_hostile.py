@@ -377,3 +377,232 @@ def test_the_time_left_counts_the_time_outside_training(monkeypatch):
     tracker = progress.Progress(trials, MODELS, printer=lambda line, **kwargs: lines.append(line))
     tracker(TrialResult(trials[0], "ok", 1, 0.5, {"train_loss": [1.0]}), Study())
     assert lines[0].endswith("in 0.5 s; about 6 s left")  # 3 trials of 2 s each, not of 0.5 s
+
+
+# ---- round 4: siblings of the classes above, found by trying further cases ----------------
+
+# -- nothing a user has is replaced: --overwrite replaces only what train.py wrote --
+
+def _overwrite_refused(logdir, name="r"):
+    before = tree_digest(logdir)
+    result = train(*LINEAR, "--run-name", name, "--overwrite", logdir=logdir)
+    assert result.returncode == 2
+    assert tree_digest(logdir) == before  # nothing replaced, nothing left beside it
+    return one_line_error(result)
+
+
+def test_an_overwrite_refuses_a_run_folder_holding_another_run(finished_run, tmp_path):
+    # `--logdir logs/outer --run-name inner` was accepted; `--run-name outer --overwrite`
+    # then deleted the run inside it, exit 0.
+    logdir = tmp_path / "logs"
+    shutil.copytree(finished_run, logdir)
+    shutil.copytree(logdir / "r", logdir / "r" / "inner")
+    assert "r/inner" in _overwrite_refused(logdir)
+
+
+def test_an_overwrite_refuses_a_run_folder_holding_a_users_file(finished_run, tmp_path):
+    logdir = tmp_path / "logs"
+    shutil.copytree(finished_run, logdir)
+    (logdir / "r" / "notes.txt").write_text("mine")
+    (logdir / "r" / "linear" / "sgd" / "plot.png").write_bytes(b"mine too")
+    assert "not written by train.py" in _overwrite_refused(logdir)
+    (logdir / "r" / "notes.txt").unlink()
+    assert "plot.png" in _overwrite_refused(logdir)
+
+
+def test_an_overwrite_refuses_a_symbolic_link(finished_run, tmp_path):
+    # It replaced the link's target and left `link.replaced-<pid>-<hex>` behind.
+    logdir = tmp_path / "logs"
+    shutil.copytree(finished_run, logdir)
+    (logdir / "link").symlink_to(logdir / "r")
+    assert "symbolic link" in _overwrite_refused(logdir, name="link")
+
+
+def test_a_logdir_inside_a_run_folder_is_refused(finished_run, tmp_path):
+    logdir = tmp_path / "logs"
+    shutil.copytree(finished_run, logdir)
+    before = tree_digest(logdir)
+    for inside in (logdir / "r", logdir / "r" / "linear" / "more"):
+        result = train(*LINEAR, "--run-name", "inner", logdir=inside)
+        assert result.returncode == 2
+        assert "inside the run folder" in one_line_error(result)
+    assert tree_digest(logdir) == before and not (logdir / "r" / "linear" / "more").exists()
+
+
+def test_a_successful_overwrite_says_where_its_files_are(finished_run, tmp_path):
+    # "Written to" named <name>.new-<pid>-<hex>, a folder that no longer exists after the swap.
+    logdir = tmp_path / "logs"
+    shutil.copytree(finished_run, logdir)
+    result = train(*LINEAR, "--run-name", "r", "--overwrite", logdir=logdir)
+    assert result.returncode == 0, result.stderr
+    (written,) = [line for line in result.stdout.splitlines() if line.startswith("Written to ")]
+    folder = written.removeprefix("Written to ").split(": ")[0]
+    assert folder == f"{logdir}/r" and os.path.isfile(os.path.join(folder, "trials.csv"))
+
+
+# -- every message true: a run.json that is not whole says what it is --
+
+@pytest.mark.parametrize("content", ["{bad", "[1]", "plan=[1]", "plan=[{}]"])
+def test_a_run_json_that_is_not_json_or_not_whole_is_one_true_line(finished_run, tmp_path, content):
+    # "not JSON" and "a list" said the folder "has no run.json"; a plan of [1] or [{}] gave an
+    # AttributeError or KeyError traceback.
+    def damage(run):
+        if content.startswith("plan="):
+            marker = json.loads((run / "run.json").read_text())
+            marker["plan"] = json.loads(content.removeprefix("plan="))
+            content_written = json.dumps(marker)
+        else:
+            content_written = content
+        (run / "run.json").write_text(content_written)
+
+    result = _damaged(finished_run, tmp_path, damage)
+    assert result.returncode == 2
+    error = one_line_error(result)
+    assert "run.json" in error and "has no run.json" not in error
+
+
+def test_resume_of_a_link_to_nothing_says_so(tmp_path):
+    # It said that a process creating the run had stopped and removed its folder.
+    (tmp_path / "r").symlink_to(tmp_path / "nowhere")
+    result = train(*LINEAR, "--run-name", "r", "--resume", logdir=tmp_path)
+    assert result.returncode == 2
+    assert "symbolic link" in one_line_error(result) and "stopped" not in one_line_error(result)
+    assert sorted(os.listdir(tmp_path)) == ["r"]
+
+
+def test_resume_with_another_target_loss_is_refused(finished_run, tmp_path):
+    # It was accepted, and the finished run's report was rewritten with the new target.
+    logdir = tmp_path / "logs"
+    shutil.copytree(finished_run, logdir)
+    before = tree_digest(logdir)
+    result = train(*LINEAR, "--run-name", "r", "--resume", "--target-loss", "0.5", logdir=logdir)
+    assert result.returncode == 2
+    assert "target_loss" in one_line_error(result)
+    assert tree_digest(logdir) == before
+
+
+# -- every printed command runs, and does what it says --
+
+def test_the_resume_command_after_a_stopped_overwrite_is_accepted():
+    # It kept --overwrite beside --resume, which the tool refuses ("give one").
+    sys.path.insert(0, ROOT)
+    import train as cli
+    from comparison.options import check_options
+
+    argv = ["--model", "linear", "--overwrite", "--run-name", "r", "--lr", "0.1"]
+    command = shlex.split(cli.resume_command("r", argv))
+    options = check_options(**cli.parse_args(command[2:]))
+    assert options.resume and not options.overwrite and options.run_name == "r"
+
+
+def test_the_links_and_tensorboard_command_name_this_run_whatever_its_name():
+    import re
+    import urllib.parse
+
+    from comparison.api import tensorboard_command, tensorboard_links
+
+    # TensorBoard reads the #hash with decodeURIComponent (unquote), which leaves "+" a "+":
+    # a space written as "+" made the summary link's filter match "a+b", not "a b".
+    link = tensorboard_links("a b+c(1)")["this run's summary"]
+    pattern = urllib.parse.unquote(link.split("regexInput=")[1])
+    assert re.search(pattern, "a b+c(1)") and not re.search(pattern, "a+b+c(1)")
+    # TensorBoard expands "~" in --logdir (os.path.expanduser); the run did not.
+    (word,) = [w for w in shlex.split(tensorboard_command("~/runs")) if w.startswith("--logdir=")]
+    assert os.path.expanduser(word.removeprefix("--logdir=")) == os.path.join(".", "~/runs")
+
+
+# -- bad input is one line, exit 2, before anything is written --
+
+def _refused_before_anything(logdir, *args):
+    result = train(*LINEAR, *args, logdir=logdir)
+    assert result.returncode == 2
+    return one_line_error(result)
+
+
+def test_a_logdir_the_study_or_the_file_system_cannot_take_is_refused_before_anything(tmp_path):
+    # A path over SQLite's 504 bytes failed after "Run folder:" with a false "cannot be read";
+    # a folder name over 255 bytes failed after the log folders were made; a name that is not
+    # UTF-8 was a UnicodeEncodeError traceback.
+    deep = tmp_path / "d" / ("x" * 200) / ("y" * 200)
+    deep.mkdir(parents=True)
+    assert "SQLite" in _refused_before_anything(deep / ("z" * 100))
+    assert "cannot create its folder" in _refused_before_anything(tmp_path / "new" / ("a" * 300) / "x")
+    not_text = os.path.join(os.fsencode(tmp_path), b"bad\xff").decode(errors="surrogateescape")
+    assert "UTF-8" in _refused_before_anything(not_text)
+    assert sorted(os.listdir(tmp_path)) == ["d"] and os.listdir(deep) == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_dataset_that_is_not_a_regular_file_is_one_line(tmp_path, kind):
+    # A fifo waited forever; /dev/zero was read until the machine ran out of memory.
+    path = "/dev/zero" if kind == "device" else tmp_path / "pipe"
+    if kind == "fifo":
+        os.mkfifo(path)
+    result = train("--model", "cnn", "--quick", "--dataset", path, logdir=tmp_path / "logs", timeout=120)
+    assert result.returncode == 2
+    assert "not a regular file" in one_line_error(result)
+    assert not (tmp_path / "logs").exists()
+
+
+def test_a_keras_dataset_that_cannot_be_fetched_is_one_line_offline(tmp_path):
+    # TensorFlow's start-up logs came before the error line: it imported Keras unfiltered.
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-n", "true"]).returncode:
+        pytest.skip("needs unshare -n (root) to cut the network")
+    command = ["unshare", "-n", sys.executable, os.path.join(ROOT, "train.py"), "--model", "cnn", "--quick",
+               "--dataset", "mnist", "--logdir", str(tmp_path / "logs")]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "KERAS_HOME": str(tmp_path / "keras")})
+    assert result.returncode == 2
+    assert result.stderr.startswith("train.py: error: cannot load 'mnist'") and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("keywords, words", [
+    ({"sweep": "no"}, "--sweep 'no'"), ({"quick": "no"}, "--quick"), ({"distribute": "no"}, "--distribute"),
+    ({"resume": "no", "run_name": "x"}, "--resume"), ({"models": []}, "--model"),
+    ({"learning_rates": "0.1"}, "--lr '0.1'"), ({"verbose": "loud"}, "verbose"),
+    ({"optimizers": {"a" * 300: "sgd"}}, "at most 64 bytes"),
+])
+def test_compare_refuses_a_value_of_the_wrong_kind(tmp_path, keywords, words):
+    # "no" was taken as on; [] as the default models; "0.1" as the rates 0, ".", "1"; a
+    # 300-character optimizer name was an OSError after run.json and study.db were written.
+    from comparison import UsageError, compare
+
+    with pytest.raises(UsageError) as refused:
+        compare(**{"models": ["saddle"], "epochs": 2, "logdir": tmp_path / "logs", **keywords})
+    assert words in str(refused.value) and "\n" not in str(refused.value)
+    assert not (tmp_path / "logs").exists()
+
+
+def test_a_factory_must_make_a_new_optimizer_at_the_rate_it_is_given():
+    # The same instance for every call trained the lr=0.1 trial with the other trial's state;
+    # a factory ignoring its argument ran every "rate" at one.
+    import keras
+
+    from comparison import UsageError
+    from comparison.rules import resolve
+
+    shared = keras.optimizers.SGD(0.1)
+    with pytest.raises(UsageError, match="same optimizer twice"):
+        resolve({"shared": lambda learning_rate: shared})
+    with pytest.raises(UsageError, match="must use the learning_rate"):
+        resolve({"fixed": lambda learning_rate: keras.optimizers.SGD(0.5)})
+    schedule = keras.optimizers.schedules.ExponentialDecay
+    (rule,) = resolve({"decayed": lambda learning_rate: keras.optimizers.SGD(schedule(learning_rate, 10, 0.9))})
+    assert rule.name == "decayed"
+
+
+def test_a_two_weight_trial_stopped_before_its_first_step_draws_no_path():
+    # An empty path (a trial stopped before its first step) made the hill an AxisError
+    # traceback, exit 1, and no resume command.
+    from comparison.results import Comparison, TrialResult
+    from comparison.trials import Trial
+    from models import MODELS
+    from reporting.report import figures
+
+    entry = MODELS["saddle"]
+    ran = TrialResult(Trial("saddle", "sgd", 0.1, 42, epochs=3), "ok", 3, 0.1, {"train_loss": [3.0, 2.0, 1.0]},
+                      path=np.array([[0.0, 0.1], [0.1, 0.1], [0.2, 0.1], [0.3, 0.1]]))
+    stopped = TrialResult(Trial("saddle", "momentum", 0.1, 42, epochs=3), "interrupted", 0, 0.0, {},
+                          path=np.array([]))
+    made = figures(Comparison([ran, stopped], None), {"saddle": entry.load("digits")}, {"saddle": entry})
+    assert {"hill_saddle", "loss_curves"} <= set(made)
