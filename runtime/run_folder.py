@@ -435,8 +435,9 @@ def _check_replaceable(target):
                              "not replacing it")
     foreign = _not_ours(target)
     if foreign:
-        raise RunFolderError(f"--overwrite: {os.path.join(target, foreign)} was not written by train.py, and "
-                             "--overwrite replaces the run's whole folder: move it out first; nothing replaced")
+        raise RunFolderError(f"--overwrite: {os.path.join(target, foreign)} is not one of the files a run of "
+                             "train.py writes, and --overwrite replaces the run's whole folder: move it out first "
+                             "(or remove the folder by hand); nothing replaced")
 
 
 # What a run writes at the top of its folder (besides event files, hill_<model>.png/.gif

@@ -142,7 +142,7 @@ def test_the_report_is_read_from_the_study_inside_the_lock(tmp_path):
 
     data = {"bumpy": MODELS["bumpy"].load("digits")}
     comparison, problem = running._report(study, trials, data, MODELS, Folder(), check_options(models=["bumpy"]),
-                                          None, None, write=True, say=lambda *a, **k: None)
+                                          None, None, write=True, final=str(tmp_path), say=lambda *a, **k: None)
     assert problem is None and len(comparison.results) == 2
     assert {row["seed"] for row in read_trials(tmp_path)} == {"1", "2"}
 
@@ -405,7 +405,7 @@ def test_an_overwrite_refuses_a_run_folder_holding_a_users_file(finished_run, tm
     shutil.copytree(finished_run, logdir)
     (logdir / "r" / "notes.txt").write_text("mine")
     (logdir / "r" / "linear" / "sgd" / "plot.png").write_bytes(b"mine too")
-    assert "not written by train.py" in _overwrite_refused(logdir)
+    assert "notes.txt is not one of the files a run of train.py writes" in _overwrite_refused(logdir)
     (logdir / "r" / "notes.txt").unlink()
     assert "plot.png" in _overwrite_refused(logdir)
 
