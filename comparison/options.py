@@ -135,9 +135,12 @@ def _optimizers(value):
 def _learning_rates(value):
     if value is None:
         return None
-    if isinstance(value, (str, bytes)) or not isinstance(value, (numbers.Real, list, tuple)):
-        raise UsageError(f"--lr {value!r}: expected a learning rate, or a list of them")
-    values = (value,) if isinstance(value, numbers.Real) else tuple(value)
+    try:
+        if isinstance(value, (str, bytes)):  # iterable, but its items are characters
+            raise TypeError
+        values = (value,) if isinstance(value, numbers.Real) else tuple(value)
+    except TypeError:
+        raise UsageError(f"--lr {value!r}: expected a learning rate, or a list of them") from None
     rates = tuple(dict.fromkeys(_real("--lr", v, positive=True) for v in values))
     if not rates:
         raise UsageError("--lr: expected one or more learning rates")

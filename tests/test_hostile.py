@@ -573,6 +573,16 @@ def test_compare_refuses_a_value_of_the_wrong_kind(tmp_path, keywords, words):
     assert not (tmp_path / "logs").exists()
 
 
+def test_compare_takes_rates_as_any_sequence_of_numbers():
+    # The check against a string of rates must not refuse what a notebook passes.
+    from comparison.options import check_options
+
+    for rates in (np.array([0.01, 0.1]), [0.01, 0.1], (0.01, 0.1), range(1, 3)):
+        expected = tuple(float(r) for r in rates)
+        assert check_options(models=["saddle"], learning_rates=rates).learning_rates == expected
+    assert check_options(models=["saddle"], learning_rates=np.float32(0.5)).learning_rates == (0.5,)
+
+
 def test_a_factory_must_make_a_new_optimizer_at_the_rate_it_is_given():
     # The same instance for every call trained the lr=0.1 trial with the other trial's state;
     # a factory ignoring its argument ran every "rate" at one.
