@@ -102,12 +102,12 @@ def _from_factory(name, factory, source):
         raise UsageError(f"{source}: the factory returned the same optimizer twice; it must make a new one each "
                          "call (an optimizer carries its state and learning rate from one trial to the next)")
     for asked, made in ((1e-3, probe), (1e-2, second)):
-        rate = made._learning_rate
-        if not isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) \
-                and not math.isclose(float(keras.ops.convert_to_numpy(rate)), asked, rel_tol=1e-6):
-            raise UsageError(f"{source}: asked for learning rate {asked:g}, the factory's optimizer has "
-                             f"{float(keras.ops.convert_to_numpy(rate)):g}; it must use the learning_rate it is "
-                             "given (the trials are named and compared by it)")
+        if isinstance(made._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+            continue  # a schedule starting from the rate given: its value changes with the step
+        rate = float(keras.ops.convert_to_numpy(made._learning_rate))
+        if not math.isclose(rate, asked, rel_tol=1e-6):
+            raise UsageError(f"{source}: asked for learning rate {asked:g}, the factory's optimizer has {rate:g}; it "
+                             "must use the learning_rate it is given (the trials are named and compared by it)")
     signature = inspect.signature(type(probe).__init__).parameters
     default = signature.get("learning_rate")
     default = default.default if default is not None and isinstance(default.default, numbers.Real) else None

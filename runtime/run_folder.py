@@ -90,12 +90,12 @@ def check_output_path(logdir, run_name, reuse=False, study_in_folder=True):
         probe = tempfile.mkdtemp(prefix=".train-probe-", dir=existing)
     except OSError as error:
         raise RunFolderError(f"--logdir {logdir}: cannot create folders in {existing} ({error.strerror})")
+    name = run_name or default_run_name() + "-999"  # the longest the run may give itself
     try:
-        _try_names(logdir, probe, missing, run_name or default_run_name() + "-999")
+        _try_names(logdir, probe, missing, name)
     finally:
         shutil.rmtree(probe, ignore_errors=True)
-    name = (run_name or default_run_name() + "-999") + "x" * _SIBLING_SUFFIX
-    study = os.fsencode(os.path.join(os.path.abspath(logdir), name, "study.db"))
+    study = os.fsencode(os.path.join(os.path.abspath(logdir), name + "x" * _SIBLING_SUFFIX, "study.db"))
     if study_in_folder and len(study) > _SQLITE_PATH_MAX:
         raise RunFolderError(f"--logdir and --run-name make the study's file path {len(study)} bytes long; SQLite "
                              f"opens at most {_SQLITE_PATH_MAX}: choose shorter ones, or a --storage database")
@@ -465,7 +465,7 @@ def _not_ours(target):
 def _ours(name, depth, is_dir):
     """Whether a run writes an entry of this name, at this depth below its folder."""
     if is_dir:  # <model>/<optimizer>/<trial>
-        return depth < 2 or (depth == 2 and name.startswith(("lr=", "mean,lr=")))
+        return depth < _TRIAL_DEPTH - 1 or (depth == _TRIAL_DEPTH - 1 and name.startswith(("lr=", "mean,lr=")))
     if name.startswith(EVENT_FILE_PREFIX) or (name.startswith(".") and name.endswith(".tmp")):
         return depth in (0, _TRIAL_DEPTH)
     return depth == 0 and (name in _OURS_AT_TOP or (name.startswith("hill_") and name.endswith((".png", ".gif"))))
